@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Hyper-V CPUID leaves 0x40000000-0x40000005 as KVM's supported-CPUID UAPI
+ * reports them, the capabilities that go with them, guest detection and
+ * KVM_CAP_HYPERV_ENFORCE_CPUID.
+ */
+#include <linux/kvm_host.h>
+#include <linux/uaccess.h>
+#include "hvl.h"
+
+/* A vCPU is a Hyper-V guest when its VMM set 0x40000001.EAX = "Hv#1". */
+bool hvl_cpuid_is_hv_guest(struct kvm_vcpu *vcpu)
+{
+	struct kvm_cpuid_entry2 *e;
+
+	e = kvm_find_cpuid_entry(vcpu, HVL_CPUID_INTERFACE);
+	return e && e->eax == HVL_SIGNATURE_HV1;
+}
+
+bool hvl_cpuid_enforced(struct kvm_vcpu *vcpu)
+{
+	struct hvl_vcpu *hv = hvl_state_vcpu_find(vcpu);
+
+	return hv && hv->enforce_cpuid;
+}
+
+/* Under enforcement, only what the VMM put in 0x40000003.EAX is usable. */
+bool hvl_cpuid_allowed(struct kvm_vcpu *vcpu, u32 feature)
+{
+	struct kvm_cpuid_entry2 *e;
+
+	if (!hvl_cpuid_enforced(vcpu))
+		return true;
+	e = kvm_find_cpuid_entry(vcpu, HVL_CPUID_FEATURES);
+	return e && (e->eax & feature);
+}
+
+bool hvl_cpuid_has_cap(long ext)
+{
+	const u32 time = HVL_FEAT_TIME_REF_COUNT | HVL_FEAT_REFERENCE_TSC;
+
+	switch (ext) {
+	case KVM_CAP_HYPERV:
+	case KVM_CAP_HYPERV_SPIN:
+	case KVM_CAP_HYPERV_CPUID:
+	case KVM_CAP_SYS_HYPERV_CPUID:
+	case KVM_CAP_HYPERV_ENFORCE_CPUID:
+		return true;
+	case KVM_CAP_HYPERV_VP_INDEX:
+		return hvl_cpuid_features & HVL_FEAT_VP_INDEX;
+	case KVM_CAP_HYPERV_TIME:
+		return (hvl_cpuid_features & time) == time;
+	case KVM_CAP_HYPERV_VAPIC:
+		return hvl_cpuid_features & HVL_FEAT_APIC_ACCESS;
+	}
+	return false;
+}
+
+int hvl_cpuid_check_extension(struct kvm *kvm, long ext)
+{
+	return hvl_cpuid_has_cap(ext);
+}
+
+/* KVM_GET_SUPPORTED_HV_CPUID on /dev/kvm (vcpu == NULL) or a vCPU fd. */
+long hvl_cpuid_get_supported(struct kvm_vcpu *vcpu, void __user *argp)
+{
+	struct kvm_cpuid_entry2 ent[HVL_CPUID_NR_LEAVES] = {};
+	struct hvl_cpuid_leaf leaf[HVL_CPUID_NR_LEAVES];
+	struct kvm_cpuid2 __user *ucpuid = argp;
+	u32 feat = hvl_cpuid_features;
+	u32 rec = HVL_REC_RELAXED_TIMING;
+	struct kvm_cpuid2 hdr;
+	int i;
+
+	if (copy_from_user(&hdr, ucpuid, sizeof(hdr)))
+		return -EFAULT;
+	if (hdr.nent < HVL_CPUID_NR_LEAVES) {
+		/* Tell the caller how many entries to allocate. */
+		hdr.nent = HVL_CPUID_NR_LEAVES;
+		return copy_to_user(ucpuid, &hdr, sizeof(hdr)) ? -EFAULT : -E2BIG;
+	}
+	if (feat & HVL_FEAT_APIC_ACCESS)
+		rec |= HVL_REC_APIC_ACCESS;
+	/* Without an in-kernel LAPIC there is no APIC to access. */
+	if (vcpu && !hvl_compat_lapic_in_kernel(vcpu)) {
+		feat &= ~HVL_FEAT_APIC_ACCESS;
+		rec &= ~HVL_REC_APIC_ACCESS;
+	}
+	hvl_cpuid_build(leaf, feat, rec, KVM_MAX_VCPUS);
+	for (i = 0; i < HVL_CPUID_NR_LEAVES; i++) {
+		ent[i].function = leaf[i].function;
+		ent[i].eax = leaf[i].eax;
+		ent[i].ebx = leaf[i].ebx;
+		ent[i].ecx = leaf[i].ecx;
+		ent[i].edx = leaf[i].edx;
+	}
+	hdr.nent = HVL_CPUID_NR_LEAVES;
+	if (copy_to_user(ucpuid->entries, ent, sizeof(ent)) ||
+	    copy_to_user(ucpuid, &hdr, sizeof(hdr)))
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * KVM_ENABLE_CAP on a vCPU: answer KVM_CAP_HYPERV_ENFORCE_CPUID, hand every
+ * other capability to KVM's own ioctl.
+ */
+long hvl_cpuid_enable_cap(struct file *filp, unsigned long arg)
+{
+	struct kvm_vcpu *vcpu = filp->private_data;
+	struct kvm_enable_cap cap;
+	struct hvl_vcpu *hv;
+	long r = 0;
+
+	if (copy_from_user(&cap, (void __user *)arg, sizeof(cap)))
+		return -EFAULT;
+	if (cap.cap != KVM_CAP_HYPERV_ENFORCE_CPUID)
+		return filp->f_op->unlocked_ioctl(filp, KVM_ENABLE_CAP, arg);
+	if (cap.flags)
+		return -EINVAL;
+	if (mutex_lock_killable(&vcpu->mutex))
+		return -EINTR;
+	/* Turning enforcement off needs no state where there is none. */
+	if (cap.args[0] || hvl_state_vcpu_find(vcpu)) {
+		hv = hvl_state_vcpu_get(vcpu);
+		if (hv)
+			hv->enforce_cpuid = !!cap.args[0];
+		else
+			r = -ENOMEM;
+	}
+	mutex_unlock(&vcpu->mutex);
+	return r;
+}

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Synthetic MSR dispatch: which MSRs the module owns, the rules common to
+ * all of them (enforcement, host access), VP_INDEX, and the MSR index list.
+ */
+#include <linux/kvm_host.h>
+#include <linux/uaccess.h>
+#include "hvl.h"
+
+static const u32 hvl_msrs[] = {
+	HVL_MSR_GUEST_OS_ID, HVL_MSR_HYPERCALL, HVL_MSR_VP_INDEX,
+	HVL_MSR_TIME_REF_COUNT, HVL_MSR_REFERENCE_TSC,
+	HVL_MSR_EOI, HVL_MSR_ICR, HVL_MSR_TPR, HVL_MSR_VP_ASSIST_PAGE,
+};
+
+/* The 0x40000003.EAX bit that offers an MSR; 0 for MSRs we never own. */
+static u32 hvl_msr_feature(u32 msr)
+{
+	switch (msr) {
+	case HVL_MSR_GUEST_OS_ID:
+	case HVL_MSR_HYPERCALL:
+		return HVL_FEAT_HYPERCALL;
+	case HVL_MSR_VP_INDEX:
+		return HVL_FEAT_VP_INDEX;
+	case HVL_MSR_TIME_REF_COUNT:
+		return HVL_FEAT_TIME_REF_COUNT;
+	case HVL_MSR_REFERENCE_TSC:
+		return HVL_FEAT_REFERENCE_TSC;
+	case HVL_MSR_EOI:
+	case HVL_MSR_ICR:
+	case HVL_MSR_TPR:
+	case HVL_MSR_VP_ASSIST_PAGE:
+		return HVL_FEAT_APIC_ACCESS;
+	}
+	return 0;
+}
+
+/*
+ * Own an offered MSR for the host always (that is migration) and for a
+ * Hyper-V guest; any other guest gets KVM's answer, a #GP.
+ */
+bool hvl_msr_owned(struct kvm_vcpu *vcpu, u32 msr, bool host)
+{
+	if (!(hvl_msr_feature(msr) & hvl_cpuid_features))
+		return false;
+	if (hvl_compat_xen_msr(vcpu->kvm, msr))
+		return false;
+	return host || hvl_cpuid_is_hv_guest(vcpu);
+}
+
+static int hvl_msr_set_vp_index(struct kvm_vcpu *vcpu, u64 data, bool host)
+{
+	struct hvl_vcpu *hv;
+
+	/* The guest may only read its VP index. */
+	if (!host)
+		return -EPERM;
+	if (data >= KVM_MAX_VCPUS)
+		return -EINVAL;
+	hv = hvl_state_vcpu_find(vcpu);
+	if (!hv && data == vcpu->vcpu_idx)
+		return 0;
+	hv = hv ?: hvl_state_vcpu_get(vcpu);
+	if (!hv)
+		return -ENOMEM;
+	WRITE_ONCE(hv->vp_index, data);
+	return 0;
+}
+
+static u64 hvl_msr_get_vp_index(struct kvm_vcpu *vcpu)
+{
+	struct hvl_vcpu *hv = hvl_state_vcpu_find(vcpu);
+
+	return hv ? READ_ONCE(hv->vp_index) : vcpu->vcpu_idx;
+}
+
+/* Account an access; an error becomes KVM's "1": #GP or a failed ioctl. */
+static int hvl_msr_done(struct kvm_vcpu *vcpu, enum hvl_stat stat, int err)
+{
+	struct hvl_vm *vm = hvl_state_vm_find(vcpu->kvm);
+
+	hvl_state_count(vm, stat);
+	if (err)
+		hvl_state_count(vm, HVL_STAT_MSR_GP);
+	return err ? 1 : 0;
+}
+
+int hvl_msr_set(struct kvm_vcpu *vcpu, struct msr_data *msr)
+{
+	bool host = msr->host_initiated;
+	int r;
+
+	if (!host && !hvl_cpuid_allowed(vcpu, hvl_msr_feature(msr->index)))
+		return hvl_msr_done(vcpu, HVL_STAT_MSR_WRITE, -EACCES);
+
+	switch (msr->index) {
+	case HVL_MSR_GUEST_OS_ID:
+		r = hvl_hypercall_set_guest_os_id(vcpu, msr->data, host);
+		break;
+	case HVL_MSR_HYPERCALL:
+		r = hvl_hypercall_set_msr(vcpu, msr->data, host);
+		break;
+	case HVL_MSR_VP_INDEX:
+		r = hvl_msr_set_vp_index(vcpu, msr->data, host);
+		break;
+	default:
+		r = -EINVAL;
+		break;
+	}
+	return hvl_msr_done(vcpu, HVL_STAT_MSR_WRITE, r);
+}
+
+int hvl_msr_get(struct kvm_vcpu *vcpu, struct msr_data *msr)
+{
+	struct hvl_vm *vm = hvl_state_vm_find(vcpu->kvm);
+	int r = 0;
+
+	if (!msr->host_initiated &&
+	    !hvl_cpuid_allowed(vcpu, hvl_msr_feature(msr->index)))
+		return hvl_msr_done(vcpu, HVL_STAT_MSR_READ, -EACCES);
+
+	switch (msr->index) {
+	case HVL_MSR_GUEST_OS_ID:
+		msr->data = vm ? READ_ONCE(vm->guest_os_id) : 0;
+		break;
+	case HVL_MSR_HYPERCALL:
+		msr->data = vm ? READ_ONCE(vm->hypercall) : 0;
+		break;
+	case HVL_MSR_VP_INDEX:
+		msr->data = hvl_msr_get_vp_index(vcpu);
+		break;
+	default:
+		r = -EINVAL;
+		break;
+	}
+	return hvl_msr_done(vcpu, HVL_STAT_MSR_READ, r);
+}
+
+/*
+ * KVM_GET_MSR_INDEX_LIST: KVM's own list, then the offered synthetic MSRs,
+ * so that a VMM saves and restores them. KVM's list is static and private;
+ * let KVM's ioctl write it first, then append.
+ */
+long hvl_msr_get_index_list(struct file *filp, unsigned int ioctl,
+			    unsigned long arg)
+{
+	struct kvm_msr_list __user *ulist = (void __user *)arg;
+	u32 ours[ARRAY_SIZE(hvl_msrs)];
+	u32 n_user, n_kvm, n_ours = 0;
+	long r;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(hvl_msrs); i++)
+		if (hvl_msr_feature(hvl_msrs[i]) & hvl_cpuid_features)
+			ours[n_ours++] = hvl_msrs[i];
+
+	if (get_user(n_user, &ulist->nmsrs))
+		return -EFAULT;
+	r = filp->f_op->unlocked_ioctl(filp, ioctl, arg);
+	if (r && r != -E2BIG)
+		return r;
+	if (get_user(n_kvm, &ulist->nmsrs) ||
+	    put_user(n_kvm + n_ours, &ulist->nmsrs))
+		return -EFAULT;
+	if (r || n_user < n_kvm + n_ours)
+		return -E2BIG;
+	if (copy_to_user(ulist->indices + n_kvm, ours, n_ours * sizeof(u32)))
+		return -EFAULT;
+	return 0;
+}

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * HvNotifyLongSpinWait: a guest vCPU that spun hv_spinlocks times on a lock
+ * tells us so; give its time to a vCPU that was preempted, likely the holder.
+ */
+#include <linux/kvm_host.h>
+#include <linux/sched.h>
+#include "hvl.h"
+
+/*
+ * Under enforcement the call exists only when the VMM set a retry count in
+ * 0x40000004.EBX (all ones means "never notify").
+ */
+bool hvl_spinlock_allowed(struct kvm_vcpu *vcpu)
+{
+	struct kvm_cpuid_entry2 *e;
+
+	if (!hvl_cpuid_enforced(vcpu))
+		return true;
+	e = kvm_find_cpuid_entry(vcpu, HVL_CPUID_ENLIGHTENMENTS);
+	return e && e->ebx && e->ebx != HVL_SPIN_RETRIES_NEVER;
+}
+
+int hvl_spinlock_notify(struct kvm_vcpu *vcpu, const struct hvl_hc_input *in)
+{
+	struct hvl_vm *vm = hvl_state_vm_find(vcpu->kvm);
+	unsigned long switches;
+
+	if (in->rep_cnt || in->rep_idx || in->var_cnt)
+		return -EINVAL;
+
+	hvl_state_count(vm, HVL_STAT_SPIN_WAIT);
+	switches = current->nvcsw + current->nivcsw;
+	/* Prefer vCPUs preempted in kernel mode, as in-tree KVM does. */
+	kvm_vcpu_on_spin(vcpu, true);
+	if (current->nvcsw + current->nivcsw != switches)
+		hvl_state_count(vm, HVL_STAT_SPIN_YIELDED);
+	return 0;
+}

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The KVM glue: ftrace hooks on KVM's entry points. A hook either observes
+ * (lifecycle) or redirects a call it answers completely to a replacement
+ * with the same prototype; every other call runs KVM's code untouched.
+ * Calls the module makes into KVM itself are never redirected.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/delay.h>
+#include <linux/ftrace.h>
+#include <linux/kvm_host.h>
+#include <linux/module.h>
+#include "hvl.h"
+
+/* Replacements entered but not yet returned; rmmod waits for zero. */
+static atomic_t hvl_hook_inflight = ATOMIC_INIT(0);
+
+static void hvl_hook_leave(void)
+{
+	atomic_dec(&hvl_hook_inflight);
+}
+
+/* Replacements: each runs one module entry point, then leaves. */
+static int hvl_glue_set_msr(struct kvm_vcpu *vcpu, struct msr_data *msr)
+{
+	int r = hvl_msr_set(vcpu, msr);
+
+	hvl_hook_leave();
+	return r;
+}
+
+static int hvl_glue_get_msr(struct kvm_vcpu *vcpu, struct msr_data *msr)
+{
+	int r = hvl_msr_get(vcpu, msr);
+
+	hvl_hook_leave();
+	return r;
+}
+
+static int hvl_glue_hypercall(struct kvm_vcpu *vcpu)
+{
+	int r = hvl_hypercall_handle(vcpu);
+
+	hvl_hook_leave();
+	return r;
+}
+
+static int hvl_glue_check_extension(struct kvm *kvm, long ext)
+{
+	int r = hvl_cpuid_check_extension(kvm, ext);
+
+	hvl_hook_leave();
+	return r;
+}
+
+static long hvl_glue_dev_ioctl(struct file *filp, unsigned int ioctl,
+			       unsigned long arg)
+{
+	long r;
+
+	if (ioctl == KVM_GET_SUPPORTED_HV_CPUID)
+		r = hvl_cpuid_get_supported(NULL, (void __user *)arg);
+	else
+		r = hvl_msr_get_index_list(filp, ioctl, arg);
+	hvl_hook_leave();
+	return r;
+}
+
+static long hvl_glue_vcpu_ioctl(struct file *filp, unsigned int ioctl,
+				unsigned long arg)
+{
+	struct kvm_vcpu *vcpu = filp->private_data;
+	long r;
+
+	/* The checks kvm_vcpu_ioctl() makes before any vCPU ioctl. */
+	if (vcpu->kvm->mm != current->mm || vcpu->kvm->vm_dead)
+		r = -EIO;
+	else if (ioctl == KVM_GET_SUPPORTED_HV_CPUID)
+		r = hvl_cpuid_get_supported(vcpu, (void __user *)arg);
+	else
+		r = hvl_cpuid_enable_cap(filp, arg);
+	hvl_hook_leave();
+	return r;
+}
+
+/* Deciders run in the ftrace callback: no sleeping, no user memory. */
+static bool hvl_want_msr(struct pt_regs *regs)
+{
+	struct msr_data *msr = (struct msr_data *)regs->si;
+
+	return hvl_msr_owned((struct kvm_vcpu *)regs->di, msr->index,
+			     msr->host_initiated);
+}
+
+static bool hvl_want_hypercall(struct pt_regs *regs)
+{
+	return hvl_hypercall_owned((struct kvm_vcpu *)regs->di);
+}
+
+static bool hvl_want_check_extension(struct pt_regs *regs)
+{
+	return hvl_cpuid_has_cap((long)regs->si);
+}
+
+static bool hvl_want_dev_ioctl(struct pt_regs *regs)
+{
+	unsigned int ioctl = regs->si;
+
+	return ioctl == KVM_GET_SUPPORTED_HV_CPUID ||
+	       ioctl == KVM_GET_MSR_INDEX_LIST;
+}
+
+static bool hvl_want_vcpu_ioctl(struct pt_regs *regs)
+{
+	unsigned int ioctl = regs->si;
+
+	return ioctl == KVM_GET_SUPPORTED_HV_CPUID || ioctl == KVM_ENABLE_CAP;
+}
+
+static void hvl_see_vcpu_destroy(struct pt_regs *regs)
+{
+	hvl_state_vcpu_free((struct kvm_vcpu *)regs->di);
+}
+
+static void hvl_see_free_vm(struct pt_regs *regs)
+{
+	hvl_state_vm_free((struct kvm *)regs->di);
+}
+
+struct hvl_hook {
+	const char *name;
+	/* Redirect when want() says so ... */
+	bool (*want)(struct pt_regs *regs);
+	void *target;
+	/* ... or only watch the call. */
+	void (*see)(struct pt_regs *regs);
+	struct ftrace_ops ops;
+	bool registered;
+};
+
+/* Observers first: no state may be created before its removal is watched. */
+static struct hvl_hook hvl_hooks[] = {
+	{ "kvm_arch_vcpu_destroy", .see = hvl_see_vcpu_destroy },
+	{ "kvm_arch_free_vm", .see = hvl_see_free_vm },
+	{ "kvm_set_msr_common", hvl_want_msr, hvl_glue_set_msr },
+	{ "kvm_get_msr_common", hvl_want_msr, hvl_glue_get_msr },
+	{ "kvm_emulate_hypercall", hvl_want_hypercall, hvl_glue_hypercall },
+	{ "kvm_vm_ioctl_check_extension", hvl_want_check_extension,
+	  hvl_glue_check_extension },
+	{ "kvm_dev_ioctl", hvl_want_dev_ioctl, hvl_glue_dev_ioctl },
+	{ "kvm_vcpu_ioctl", hvl_want_vcpu_ioctl, hvl_glue_vcpu_ioctl },
+};
+
+static void notrace hvl_hook_thunk(unsigned long ip, unsigned long parent_ip,
+				   struct ftrace_ops *op,
+				   struct ftrace_regs *fregs)
+{
+	struct hvl_hook *hook = container_of(op, struct hvl_hook, ops);
+	struct pt_regs *regs = ftrace_get_regs(fregs);
+
+	/* Our own calls into KVM reach KVM's code. */
+	if (!regs || within_module(parent_ip, THIS_MODULE))
+		return;
+	if (hook->see) {
+		hook->see(regs);
+		return;
+	}
+	if (!hook->want(regs))
+		return;
+	atomic_inc(&hvl_hook_inflight);
+	instruction_pointer_set(regs, (unsigned long)hook->target);
+}
+
+static void hvl_hook_unregister(struct hvl_hook *hook)
+{
+	if (!hook->registered)
+		return;
+	unregister_ftrace_function(&hook->ops);
+	ftrace_free_filter(&hook->ops);
+	hook->registered = false;
+}
+
+static int hvl_hook_register(struct hvl_hook *hook)
+{
+	int r;
+
+	hook->ops.func = hvl_hook_thunk;
+	hook->ops.flags = FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_RECURSION;
+	if (hook->target)
+		hook->ops.flags |= FTRACE_OPS_FL_IPMODIFY;
+	r = ftrace_set_filter(&hook->ops, (unsigned char *)hook->name,
+			      strlen(hook->name), 1);
+	if (r) {
+		pr_err("cannot hook %s (%d): is kvm loaded and built with CONFIG_DYNAMIC_FTRACE_WITH_REGS?\n",
+		       hook->name, r);
+		return r;
+	}
+	r = register_ftrace_function(&hook->ops);
+	if (r) {
+		pr_err("cannot register the hook on %s (%d)\n", hook->name, r);
+		ftrace_free_filter(&hook->ops);
+		return r;
+	}
+	hook->registered = true;
+	return 0;
+}
+
+void hvl_hook_exit(void)
+{
+	int i;
+
+	for (i = ARRAY_SIZE(hvl_hooks) - 1; i >= 0; i--)
+		hvl_hook_unregister(&hvl_hooks[i]);
+	/*
+	 * No new call is redirected now; wait for the ones inside a
+	 * replacement, then for every task to leave our text for good.
+	 */
+	while (atomic_read(&hvl_hook_inflight))
+		msleep(1);
+	synchronize_rcu_tasks();
+}
+
+int hvl_hook_init(void)
+{
+	int i, r;
+
+	for (i = 0; i < ARRAY_SIZE(hvl_hooks); i++) {
+		r = hvl_hook_register(&hvl_hooks[i]);
+		if (r)
+			goto unhook_registered;
+	}
+	return 0;
+
+unhook_registered:
+	hvl_hook_exit();
+	return r;
+}

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hvenlight: the Microsoft Hyper-V enlightenments Windows guests rely on,
+ * for KVM built without CONFIG_KVM_HYPERV.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include "hvl.h"
+
+u32 hvl_cpuid_features = HVL_FEATURES_IMPLEMENTED;
+module_param_named(features, hvl_cpuid_features, uint, 0444);
+MODULE_PARM_DESC(features,
+		 "Hyper-V features (CPUID 0x40000003.EAX bits) to offer; default and maximum: all this build implements, 0x20 (hypercall) required");
+
+static int __init hvl_init(void)
+{
+	int r;
+
+	r = hvl_compat_init();
+	if (r)
+		return r;
+	if ((hvl_cpuid_features & ~HVL_FEATURES_IMPLEMENTED) ||
+	    !(hvl_cpuid_features & HVL_FEAT_HYPERCALL)) {
+		pr_err("features=0x%x is invalid: use a subset of 0x%x that includes 0x%x\n",
+		       hvl_cpuid_features, HVL_FEATURES_IMPLEMENTED,
+		       HVL_FEAT_HYPERCALL);
+		return -EINVAL;
+	}
+	r = hvl_hook_init();
+	if (r)
+		return r;
+	pr_info("Hyper-V enlightenments for KVM ready (features 0x%x)\n",
+		hvl_cpuid_features);
+	return 0;
+}
+
+static void __exit hvl_exit(void)
+{
+	hvl_hook_exit();
+	hvl_state_exit();
+}
+
+module_init(hvl_init);
+module_exit(hvl_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Hyper-V enlightenments for KVM built without CONFIG_KVM_HYPERV");
+MODULE_AUTHOR("hvenlight developers");

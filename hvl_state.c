@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Per-VM and per-vCPU Hyper-V state. KVM built without Hyper-V has no field
+ * for it, so keep it in an RCU hash table keyed by struct kvm, created on
+ * first Hyper-V use and removed when KVM frees the VM: KVM reuses addresses.
+ * Each VM with state holds a module reference, so rmmod waits for it.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/debugfs.h>
+#include <linux/hashtable.h>
+#include <linux/module.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include "hvl.h"
+
+#define HVL_VM_HASH_BITS	6
+
+static DEFINE_HASHTABLE(hvl_vms, HVL_VM_HASH_BITS);
+/* Serializes insertion and removal; lookups are lockless under RCU. */
+static DEFINE_SPINLOCK(hvl_vms_lock);
+
+static const char *const hvl_stat_names[HVL_STAT_NR] = {
+	[HVL_STAT_MSR_READ] = "msr_reads",
+	[HVL_STAT_MSR_WRITE] = "msr_writes",
+	[HVL_STAT_MSR_GP] = "msr_gp",
+	[HVL_STAT_HYPERCALL] = "hypercalls",
+	[HVL_STAT_HYPERCALL_FAILED] = "hypercalls_failed",
+	[HVL_STAT_SPIN_WAIT] = "spin_wait_notifications",
+	[HVL_STAT_SPIN_YIELDED] = "spin_wait_yields",
+};
+
+static struct hvl_vm *hvl_state_vm_lookup(struct kvm *kvm)
+{
+	struct hvl_vm *vm;
+
+	hash_for_each_possible_rcu(hvl_vms, vm, node, (unsigned long)kvm)
+		if (vm->kvm == kvm)
+			return vm;
+	return NULL;
+}
+
+/*
+ * The result stays valid while the caller keeps the VM alive (any vCPU or VM
+ * ioctl does) or stays inside an RCU read-side section.
+ */
+struct hvl_vm *hvl_state_vm_find(struct kvm *kvm)
+{
+	struct hvl_vm *vm;
+
+	rcu_read_lock();
+	vm = hvl_state_vm_lookup(kvm);
+	rcu_read_unlock();
+	return vm;
+}
+
+static int hvl_state_show(struct seq_file *m, void *unused)
+{
+	struct hvl_vm *vm = m->private;
+	int i;
+
+	seq_printf(m, "guest_os_id: 0x%llx\n", READ_ONCE(vm->guest_os_id));
+	seq_printf(m, "hypercall: 0x%llx\n", READ_ONCE(vm->hypercall));
+	for (i = 0; i < HVL_STAT_NR; i++)
+		seq_printf(m, "%s: %lld\n", hvl_stat_names[i],
+			   atomic64_read(&vm->stats[i]));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(hvl_state);
+
+/* Allocate on first use; NULL only when memory is short or we are unloading. */
+struct hvl_vm *hvl_state_vm_get(struct kvm *kvm)
+{
+	struct hvl_vm *vm, *new;
+
+	vm = hvl_state_vm_find(kvm);
+	if (vm)
+		return vm;
+	if (!try_module_get(THIS_MODULE))
+		return NULL;
+	new = kzalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
+	if (!new) {
+		module_put(THIS_MODULE);
+		return NULL;
+	}
+	new->kvm = kvm;
+	mutex_init(&new->lock);
+	xa_init(&new->vcpus);
+
+	spin_lock(&hvl_vms_lock);
+	vm = hvl_state_vm_lookup(kvm);
+	if (!vm)
+		hash_add_rcu(hvl_vms, &new->node, (unsigned long)kvm);
+	spin_unlock(&hvl_vms_lock);
+	if (vm) {
+		/* Another vCPU won the race. */
+		kfree(new);
+		module_put(THIS_MODULE);
+		return vm;
+	}
+	/* KVM removes its per-VM directory, and this file, before freeing. */
+	if (!IS_ERR_OR_NULL(kvm->debugfs_dentry))
+		debugfs_create_file(HVL_NAME, 0444, kvm->debugfs_dentry, new,
+				    &hvl_state_fops);
+	return new;
+}
+
+struct hvl_vcpu *hvl_state_vcpu_find(struct kvm_vcpu *vcpu)
+{
+	struct hvl_vm *vm = hvl_state_vm_find(vcpu->kvm);
+
+	return vm ? xa_load(&vm->vcpus, vcpu->vcpu_idx) : NULL;
+}
+
+struct hvl_vcpu *hvl_state_vcpu_get(struct kvm_vcpu *vcpu)
+{
+	struct hvl_vm *vm = hvl_state_vm_get(vcpu->kvm);
+	struct hvl_vcpu *hv, *old;
+
+	if (!vm)
+		return NULL;
+	hv = xa_load(&vm->vcpus, vcpu->vcpu_idx);
+	if (hv)
+		return hv;
+	hv = kzalloc(sizeof(*hv), GFP_KERNEL_ACCOUNT);
+	if (!hv)
+		return NULL;
+	/* As in-tree KVM: the VP index starts as the vCPU index. */
+	hv->vp_index = vcpu->vcpu_idx;
+	old = xa_cmpxchg(&vm->vcpus, vcpu->vcpu_idx, NULL, hv,
+			 GFP_KERNEL_ACCOUNT);
+	if (old) {
+		kfree(hv);
+		return xa_is_err(old) ? NULL : old;
+	}
+	return hv;
+}
+
+/* Called from an ftrace observer: must not sleep. */
+void hvl_state_vcpu_free(struct kvm_vcpu *vcpu)
+{
+	struct hvl_vcpu *hv = NULL;
+	struct hvl_vm *vm;
+
+	rcu_read_lock();
+	vm = hvl_state_vm_lookup(vcpu->kvm);
+	if (vm)
+		hv = xa_erase(&vm->vcpus, vcpu->vcpu_idx);
+	rcu_read_unlock();
+	if (hv)
+		kfree_rcu(hv, rcu);
+}
+
+/* Called from an ftrace observer: must not sleep. */
+void hvl_state_vm_free(struct kvm *kvm)
+{
+	struct hvl_vcpu *hv;
+	struct hvl_vm *vm;
+	unsigned long i;
+
+	spin_lock(&hvl_vms_lock);
+	vm = hvl_state_vm_lookup(kvm);
+	if (vm)
+		hash_del_rcu(&vm->node);
+	spin_unlock(&hvl_vms_lock);
+	if (!vm)
+		return;
+	/* vCPUs are normally gone already; free any that KVM never destroyed. */
+	xa_for_each(&vm->vcpus, i, hv)
+		kfree_rcu(hv, rcu);
+	xa_destroy(&vm->vcpus);
+	kfree_rcu(vm, rcu);
+	module_put(THIS_MODULE);
+}
+
+/*
+ * Every VM with state pins the module, so none is left at exit. Wait for
+ * the RCU callbacks that free state, which kfree_rcu() queued.
+ */
+void hvl_state_exit(void)
+{
+	rcu_barrier();
+}

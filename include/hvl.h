@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * hvenlight: Hyper-V enlightenments for KVM built without CONFIG_KVM_HYPERV.
+ * Internal interfaces between the module's files. Non-static names carry the
+ * prefix hvl_<area>_<verb>.
+ */
+#ifndef HVL_H
+#define HVL_H
+
+#include <linux/kvm_host.h>
+#include <linux/rcupdate.h>
+#include <linux/xarray.h>
+#include "hvl_abi.h"
+
+#define HVL_NAME "hvenlight"
+
+/* The 0x40000003.EAX features this build implements. */
+#define HVL_FEATURES_IMPLEMENTED	(HVL_FEAT_HYPERCALL | HVL_FEAT_VP_INDEX)
+
+/* Counters shown per VM in debugfs. */
+enum hvl_stat {
+	HVL_STAT_MSR_READ,
+	HVL_STAT_MSR_WRITE,
+	HVL_STAT_MSR_GP,
+	HVL_STAT_HYPERCALL,
+	HVL_STAT_HYPERCALL_FAILED,
+	HVL_STAT_SPIN_WAIT,
+	HVL_STAT_SPIN_YIELDED,
+	HVL_STAT_NR,
+};
+
+/* Per-VM (partition-wide) state, allocated on first Hyper-V use. */
+struct hvl_vm {
+	struct hlist_node node;
+	struct kvm *kvm;
+	/* Serializes partition-wide MSR writes, like in-tree KVM's hv_lock. */
+	struct mutex lock;
+	u64 guest_os_id;
+	u64 hypercall;
+	struct xarray vcpus;
+	atomic64_t stats[HVL_STAT_NR];
+	struct rcu_head rcu;
+};
+
+/* Per-vCPU state, allocated on first use of a per-vCPU MSR or capability. */
+struct hvl_vcpu {
+	u32 vp_index;
+	bool enforce_cpuid;
+	struct rcu_head rcu;
+};
+
+/* hvl_state.c: per-VM and per-vCPU state */
+void hvl_state_exit(void);
+struct hvl_vm *hvl_state_vm_find(struct kvm *kvm);
+struct hvl_vm *hvl_state_vm_get(struct kvm *kvm);
+struct hvl_vcpu *hvl_state_vcpu_find(struct kvm_vcpu *vcpu);
+struct hvl_vcpu *hvl_state_vcpu_get(struct kvm_vcpu *vcpu);
+void hvl_state_vcpu_free(struct kvm_vcpu *vcpu);
+void hvl_state_vm_free(struct kvm *kvm);
+
+static inline void hvl_state_count(struct hvl_vm *vm, enum hvl_stat stat)
+{
+	if (vm)
+		atomic64_inc(&vm->stats[stat]);
+}
+
+/* hvl_hook.c: ftrace interception of KVM */
+int hvl_hook_init(void);
+void hvl_hook_exit(void);
+
+/* Exported by kvm.ko, declared only in its private cpuid.h. */
+struct kvm_cpuid_entry2 *kvm_find_cpuid_entry(struct kvm_vcpu *vcpu,
+					      u32 function);
+
+/* hvl_compat.c: what KVM does not export, in one place */
+int hvl_compat_init(void);
+int hvl_compat_get_cpl(struct kvm_vcpu *vcpu);
+bool hvl_compat_is_protmode(struct kvm_vcpu *vcpu);
+bool hvl_compat_is_64bit(struct kvm_vcpu *vcpu);
+u64 hvl_compat_reg_read(struct kvm_vcpu *vcpu, int reg);
+void hvl_compat_reg_write(struct kvm_vcpu *vcpu, int reg, u64 val);
+bool hvl_compat_xen_msr(struct kvm *kvm, u32 msr);
+bool hvl_compat_xen_hypercall(struct kvm *kvm);
+bool hvl_compat_lapic_in_kernel(struct kvm_vcpu *vcpu);
+
+/* hv_cpuid.c: Hyper-V CPUID, guest detection, capabilities */
+bool hvl_cpuid_is_hv_guest(struct kvm_vcpu *vcpu);
+bool hvl_cpuid_has_cap(long ext);
+int hvl_cpuid_check_extension(struct kvm *kvm, long ext);
+long hvl_cpuid_get_supported(struct kvm_vcpu *vcpu, void __user *argp);
+bool hvl_cpuid_enforced(struct kvm_vcpu *vcpu);
+bool hvl_cpuid_allowed(struct kvm_vcpu *vcpu, u32 feature);
+long hvl_cpuid_enable_cap(struct file *filp, unsigned long arg);
+extern u32 hvl_cpuid_features;
+
+/* hv_msr.c: synthetic MSR dispatch */
+bool hvl_msr_owned(struct kvm_vcpu *vcpu, u32 msr, bool host);
+int hvl_msr_set(struct kvm_vcpu *vcpu, struct msr_data *msr);
+int hvl_msr_get(struct kvm_vcpu *vcpu, struct msr_data *msr);
+long hvl_msr_get_index_list(struct file *filp, unsigned int ioctl,
+			    unsigned long arg);
+
+/* hv_hypercall.c: the hypercall page and hypercall dispatch */
+int hvl_hypercall_set_guest_os_id(struct kvm_vcpu *vcpu, u64 data, bool host);
+int hvl_hypercall_set_msr(struct kvm_vcpu *vcpu, u64 data, bool host);
+bool hvl_hypercall_owned(struct kvm_vcpu *vcpu);
+int hvl_hypercall_handle(struct kvm_vcpu *vcpu);
+
+/* hv_spinlock.c: HvNotifyLongSpinWait */
+bool hvl_spinlock_allowed(struct kvm_vcpu *vcpu);
+int hvl_spinlock_notify(struct kvm_vcpu *vcpu, const struct hvl_hc_input *in);
+
+#endif /* HVL_H */
