@@ -88,7 +88,7 @@ static u16 hvl_hypercall_status(int err)
 	switch (err) {
 	case 0:
 		return HVL_STATUS_SUCCESS;
-	case -ENOSYS:
+	case -EOPNOTSUPP:
 		return HVL_STATUS_INVALID_HYPERCALL_CODE;
 	case -EINVAL:
 		return HVL_STATUS_INVALID_HYPERCALL_INPUT;
@@ -112,7 +112,7 @@ static int hvl_hypercall_dispatch(struct kvm_vcpu *vcpu,
 	case HVL_HC_NOTIFY_LONG_SPIN_WAIT:
 		return hvl_spinlock_notify(vcpu, in);
 	}
-	return -ENOSYS;
+	return -EOPNOTSUPP;
 }
 
 int hvl_hypercall_handle(struct kvm_vcpu *vcpu)

@@ -103,6 +103,10 @@ int hvl_msr_set(struct kvm_vcpu *vcpu, struct msr_data *msr)
 	case HVL_MSR_VP_INDEX:
 		r = hvl_msr_set_vp_index(vcpu, msr->data, host);
 		break;
+	case HVL_MSR_TIME_REF_COUNT:
+	case HVL_MSR_REFERENCE_TSC:
+		r = hvl_reftime_set_msr(vcpu, msr->index, msr->data, host);
+		break;
 	default:
 		r = -EINVAL;
 		break;
@@ -128,6 +132,10 @@ int hvl_msr_get(struct kvm_vcpu *vcpu, struct msr_data *msr)
 		break;
 	case HVL_MSR_VP_INDEX:
 		msr->data = hvl_msr_get_vp_index(vcpu);
+		break;
+	case HVL_MSR_TIME_REF_COUNT:
+	case HVL_MSR_REFERENCE_TSC:
+		r = hvl_reftime_get_msr(vcpu, msr->index, &msr->data);
 		break;
 	default:
 		r = -EINVAL;

@@ -8,12 +8,7 @@
 #include <linux/kallsyms.h>
 #include <linux/kvm_host.h>
 #include <linux/uaccess.h>
-#include <linux/version.h>
 #include "hvl.h"
-
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 8, 0)
-#error "hvenlight needs Linux 6.8 or later (CONFIG_KVM_HYPERV appeared there)"
-#endif
 
 /*
  * KVM exports no way to read the guest's CPL. Its instruction emulator keeps

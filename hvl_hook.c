@@ -21,6 +21,17 @@ static void hvl_hook_leave(void)
 	atomic_dec(&hvl_hook_inflight);
 }
 
+/* Deferred work that will run module code counts as in flight too. */
+void hvl_hook_hold(void)
+{
+	atomic_inc(&hvl_hook_inflight);
+}
+
+void hvl_hook_release(void)
+{
+	atomic_dec(&hvl_hook_inflight);
+}
+
 /* Replacements: each runs one module entry point, then leaves. */
 static int hvl_glue_set_msr(struct kvm_vcpu *vcpu, struct msr_data *msr)
 {
@@ -128,6 +139,11 @@ static void hvl_see_free_vm(struct pt_regs *regs)
 	hvl_state_vm_free((struct kvm *)regs->di);
 }
 
+static void hvl_see_time_update(struct pt_regs *regs)
+{
+	hvl_reftime_clock_update((struct kvm_vcpu *)regs->di);
+}
+
 struct hvl_hook {
 	const char *name;
 	/* Redirect when want() says so ... */
@@ -135,6 +151,8 @@ struct hvl_hook {
 	void *target;
 	/* ... or only watch the call. */
 	void (*see)(struct pt_regs *regs);
+	/* Without this hook, stop offering these features instead of failing. */
+	u32 feature;
 	struct ftrace_ops ops;
 	bool registered;
 };
@@ -143,6 +161,9 @@ struct hvl_hook {
 static struct hvl_hook hvl_hooks[] = {
 	{ "kvm_arch_vcpu_destroy", .see = hvl_see_vcpu_destroy },
 	{ "kvm_arch_free_vm", .see = hvl_see_free_vm },
+	/* Static in x86.c: an inlining compiler may leave nothing to hook. */
+	{ "kvm_guest_time_update", .see = hvl_see_time_update,
+	  .feature = HVL_FEAT_REFERENCE_TSC },
 	{ "kvm_set_msr_common", hvl_want_msr, hvl_glue_set_msr },
 	{ "kvm_get_msr_common", hvl_want_msr, hvl_glue_get_msr },
 	{ "kvm_emulate_hypercall", hvl_want_hypercall, hvl_glue_hypercall },
@@ -158,18 +179,22 @@ static void notrace hvl_hook_thunk(unsigned long ip, unsigned long parent_ip,
 {
 	struct hvl_hook *hook = container_of(op, struct hvl_hook, ops);
 	struct pt_regs *regs = ftrace_get_regs(fregs);
+	int bit;
 
 	/* Our own calls into KVM reach KVM's code. */
 	if (!regs || within_module(parent_ip, THIS_MODULE))
 		return;
+	/* Also disables preemption: deciders may use RCU and must not sleep. */
+	bit = ftrace_test_recursion_trylock(ip, parent_ip);
+	if (bit < 0)
+		return;
 	if (hook->see) {
 		hook->see(regs);
-		return;
+	} else if (hook->want(regs)) {
+		atomic_inc(&hvl_hook_inflight);
+		instruction_pointer_set(regs, (unsigned long)hook->target);
 	}
-	if (!hook->want(regs))
-		return;
-	atomic_inc(&hvl_hook_inflight);
-	instruction_pointer_set(regs, (unsigned long)hook->target);
+	ftrace_test_recursion_unlock(bit);
 }
 
 static void hvl_hook_unregister(struct hvl_hook *hook)
@@ -186,19 +211,15 @@ static int hvl_hook_register(struct hvl_hook *hook)
 	int r;
 
 	hook->ops.func = hvl_hook_thunk;
-	hook->ops.flags = FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_RECURSION;
+	hook->ops.flags = FTRACE_OPS_FL_SAVE_REGS;
 	if (hook->target)
 		hook->ops.flags |= FTRACE_OPS_FL_IPMODIFY;
 	r = ftrace_set_filter(&hook->ops, (unsigned char *)hook->name,
 			      strlen(hook->name), 1);
-	if (r) {
-		pr_err("cannot hook %s (%d): is kvm loaded and built with CONFIG_DYNAMIC_FTRACE_WITH_REGS?\n",
-		       hook->name, r);
+	if (r)
 		return r;
-	}
 	r = register_ftrace_function(&hook->ops);
 	if (r) {
-		pr_err("cannot register the hook on %s (%d)\n", hook->name, r);
 		ftrace_free_filter(&hook->ops);
 		return r;
 	}
@@ -217,7 +238,7 @@ void hvl_hook_exit(void)
 	 * replacement, then for every task to leave our text for good.
 	 */
 	while (atomic_read(&hvl_hook_inflight))
-		msleep(1);
+		msleep(20);
 	synchronize_rcu_tasks();
 }
 
@@ -227,8 +248,17 @@ int hvl_hook_init(void)
 
 	for (i = 0; i < ARRAY_SIZE(hvl_hooks); i++) {
 		r = hvl_hook_register(&hvl_hooks[i]);
-		if (r)
+		if (r && hvl_hooks[i].feature) {
+			pr_warn("cannot hook %s (%d): not offering feature 0x%x\n",
+				hvl_hooks[i].name, r, hvl_hooks[i].feature);
+			hvl_cpuid_features &= ~hvl_hooks[i].feature;
+			continue;
+		}
+		if (r) {
+			pr_err("cannot hook %s (%d): is kvm loaded, with CONFIG_DYNAMIC_FTRACE_WITH_REGS?\n",
+			       hvl_hooks[i].name, r);
 			goto unhook_registered;
+		}
 	}
 	return 0;
 

@@ -28,6 +28,7 @@ static const char *const hvl_stat_names[HVL_STAT_NR] = {
 	[HVL_STAT_HYPERCALL_FAILED] = "hypercalls_failed",
 	[HVL_STAT_SPIN_WAIT] = "spin_wait_notifications",
 	[HVL_STAT_SPIN_YIELDED] = "spin_wait_yields",
+	[HVL_STAT_TSC_PAGE_UPDATE] = "tsc_page_updates",
 };
 
 static struct hvl_vm *hvl_state_vm_lookup(struct kvm *kvm)
@@ -61,6 +62,8 @@ static int hvl_state_show(struct seq_file *m, void *unused)
 
 	seq_printf(m, "guest_os_id: 0x%llx\n", READ_ONCE(vm->guest_os_id));
 	seq_printf(m, "hypercall: 0x%llx\n", READ_ONCE(vm->hypercall));
+	seq_printf(m, "reference_tsc: 0x%llx\n", READ_ONCE(vm->reference_tsc));
+	seq_printf(m, "tsc_page_sequence: %u\n", READ_ONCE(vm->tsc_seq));
 	for (i = 0; i < HVL_STAT_NR; i++)
 		seq_printf(m, "%s: %lld\n", hvl_stat_names[i],
 			   atomic64_read(&vm->stats[i]));
@@ -86,6 +89,7 @@ struct hvl_vm *hvl_state_vm_get(struct kvm *kvm)
 	new->kvm = kvm;
 	mutex_init(&new->lock);
 	xa_init(&new->vcpus);
+	seqcount_init(&new->tsc_sc);
 
 	spin_lock(&hvl_vms_lock);
 	vm = hvl_state_vm_lookup(kvm);

@@ -9,13 +9,16 @@
 
 #include <linux/kvm_host.h>
 #include <linux/rcupdate.h>
+#include <linux/seqlock.h>
 #include <linux/xarray.h>
 #include "hvl_abi.h"
 
 #define HVL_NAME "hvenlight"
 
 /* The 0x40000003.EAX features this build implements. */
-#define HVL_FEATURES_IMPLEMENTED	(HVL_FEAT_HYPERCALL | HVL_FEAT_VP_INDEX)
+#define HVL_FEATURES_IMPLEMENTED	(HVL_FEAT_HYPERCALL | HVL_FEAT_VP_INDEX | \
+					 HVL_FEAT_TIME_REF_COUNT | \
+					 HVL_FEAT_REFERENCE_TSC)
 
 /* Counters shown per VM in debugfs. */
 enum hvl_stat {
@@ -26,6 +29,7 @@ enum hvl_stat {
 	HVL_STAT_HYPERCALL_FAILED,
 	HVL_STAT_SPIN_WAIT,
 	HVL_STAT_SPIN_YIELDED,
+	HVL_STAT_TSC_PAGE_UPDATE,
 	HVL_STAT_NR,
 };
 
@@ -38,6 +42,18 @@ struct hvl_vm {
 	u64 guest_os_id;
 	u64 hypercall;
 	struct xarray vcpus;
+	/* Reference time (hv_reftime.c); the page fields under lock. */
+	u64 reference_tsc;
+	bool tsc_dirty;		/* the page must be (re)written */
+	u32 tsc_seq;		/* last non-zero sequence written */
+	seqcount_t tsc_sc;	/* readers of the three below */
+	bool tsc_valid;
+	u64 tsc_scale;
+	s64 tsc_offset;
+	atomic64_t ref_last;	/* the latest TIME_REF_COUNT returned */
+	struct callback_head tsc_work;
+	struct kvm_vcpu *tsc_work_vcpu;
+	atomic_t tsc_work_pending;
 	atomic64_t stats[HVL_STAT_NR];
 	struct rcu_head rcu;
 };
@@ -67,6 +83,8 @@ static inline void hvl_state_count(struct hvl_vm *vm, enum hvl_stat stat)
 /* hvl_hook.c: ftrace interception of KVM */
 int hvl_hook_init(void);
 void hvl_hook_exit(void);
+void hvl_hook_hold(void);
+void hvl_hook_release(void);
 
 /* Exported by kvm.ko, declared only in its private cpuid.h. */
 struct kvm_cpuid_entry2 *kvm_find_cpuid_entry(struct kvm_vcpu *vcpu,
@@ -105,6 +123,11 @@ int hvl_hypercall_set_guest_os_id(struct kvm_vcpu *vcpu, u64 data, bool host);
 int hvl_hypercall_set_msr(struct kvm_vcpu *vcpu, u64 data, bool host);
 bool hvl_hypercall_owned(struct kvm_vcpu *vcpu);
 int hvl_hypercall_handle(struct kvm_vcpu *vcpu);
+
+/* hv_reftime.c: TIME_REF_COUNT and the reference TSC page */
+int hvl_reftime_set_msr(struct kvm_vcpu *vcpu, u32 msr, u64 data, bool host);
+int hvl_reftime_get_msr(struct kvm_vcpu *vcpu, u32 msr, u64 *data);
+void hvl_reftime_clock_update(struct kvm_vcpu *vcpu);
 
 /* hv_spinlock.c: HvNotifyLongSpinWait */
 bool hvl_spinlock_allowed(struct kvm_vcpu *vcpu);

@@ -9,13 +9,17 @@
 
 #ifdef __KERNEL__
 #include <linux/types.h>
+#include <linux/bits.h>
 #else
 #include <stdbool.h>
-#include <stdint.h>
-typedef uint16_t u16;
-typedef uint32_t u32;
-typedef uint64_t u64;
-typedef int64_t s64;
+#include <linux/types.h>
+typedef __u16 u16;
+typedef __u32 u32;
+typedef __u64 u64;
+typedef __s64 s64;
+#define u128 __uint128_t
+#define BIT(n)		(1UL << (n))
+#define BIT_ULL(n)	(1ULL << (n))
 #endif
 
 /* CPUID leaves */
@@ -30,15 +34,15 @@ typedef int64_t s64;
 #define HVL_SIGNATURE_HV1		0x31237648	/* "Hv#1" */
 
 /* 0x40000003.EAX: which synthetic MSRs exist */
-#define HVL_FEAT_TIME_REF_COUNT		(1u << 1)
-#define HVL_FEAT_APIC_ACCESS		(1u << 4)
-#define HVL_FEAT_HYPERCALL		(1u << 5)
-#define HVL_FEAT_VP_INDEX		(1u << 6)
-#define HVL_FEAT_REFERENCE_TSC		(1u << 9)
+#define HVL_FEAT_TIME_REF_COUNT		BIT(1)
+#define HVL_FEAT_APIC_ACCESS		BIT(4)
+#define HVL_FEAT_HYPERCALL		BIT(5)
+#define HVL_FEAT_VP_INDEX		BIT(6)
+#define HVL_FEAT_REFERENCE_TSC		BIT(9)
 
 /* 0x40000004.EAX: recommendations */
-#define HVL_REC_APIC_ACCESS		(1u << 3)
-#define HVL_REC_RELAXED_TIMING		(1u << 5)
+#define HVL_REC_APIC_ACCESS		BIT(3)
+#define HVL_REC_RELAXED_TIMING		BIT(5)
 
 /* 0x40000004.EBX: spinlock retries before notifying; all ones = never */
 #define HVL_SPIN_RETRIES_DEFAULT	0xfff
@@ -55,15 +59,17 @@ typedef int64_t s64;
 #define HVL_MSR_TPR			0x40000072
 #define HVL_MSR_VP_ASSIST_PAGE		0x40000073
 
-#define HVL_HYPERCALL_ENABLE		(1ull << 0)
-#define HVL_HYPERCALL_LOCKED		(1ull << 1)
+#define HVL_HYPERCALL_ENABLE		BIT_ULL(0)
+#define HVL_HYPERCALL_LOCKED		BIT_ULL(1)
 #define HVL_HYPERCALL_RSVD		0xffcull	/* bits 11:2 */
+#define HVL_REFTSC_ENABLE		BIT_ULL(0)
+#define HVL_REFTSC_RSVD			0xffeull	/* bits 11:1 */
 #define HVL_PAGE_SHIFT			12
 #define HVL_PAGE_MASK			(~0xfffull)
 
 /* Hypercall input value */
 #define HVL_HC_CODE_MASK		0xffffull
-#define HVL_HC_FAST			(1ull << 16)
+#define HVL_HC_FAST			BIT_ULL(16)
 #define HVL_HC_VARHEAD_SHIFT		17
 #define HVL_HC_VARHEAD_MASK		(0x3ffull << HVL_HC_VARHEAD_SHIFT)
 #define HVL_HC_REP_COUNT_SHIFT		32
@@ -130,7 +136,7 @@ static inline u64 hvl_hc_result(u16 status, u16 reps_done)
  */
 static inline u64 hvl_tsc_to_ref(u64 tsc, u64 scale, s64 offset)
 {
-	return (u64)(((unsigned __int128)tsc * scale) >> 64) + (u64)offset;
+	return (u64)(((u128)tsc * scale) >> 64) + (u64)offset;
 }
 
 /*
@@ -144,13 +150,13 @@ static inline bool hvl_tsc_page_params(u32 mul, signed char shift,
 				       u64 system_time, u64 tsc_timestamp,
 				       u64 *scale, s64 *offset)
 {
-	unsigned __int128 s;
+	u128 s;
 	u64 limb, rem = 0, q[4];
 	int i;
 
 	if (shift < -32 || shift > 31)
 		return false;
-	s = (unsigned __int128)mul << (32 + shift);
+	s = (u128)mul << (32 + shift);
 	/* s / 100 by 32-bit limbs: no 128-bit division in the kernel. */
 	for (i = 3; i >= 0; i--) {
 		limb = (rem << 32) | (u64)((s >> (32 * i)) & 0xffffffffu);
@@ -161,7 +167,7 @@ static inline bool hvl_tsc_page_params(u32 mul, signed char shift,
 		return false;
 	*scale = (q[1] << 32) | q[0];
 	*offset = (s64)(system_time / 100) -
-		  (s64)(((unsigned __int128)tsc_timestamp * *scale) >> 64);
+		  (s64)(((u128)tsc_timestamp * *scale) >> 64);
 	return true;
 }
 

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * make run's guest: four vCPUs go through the handshake a Windows guest
+ * makes with Hyper-V (CPUID, guest OS ID, hypercall page, VP index, long
+ * spin-wait notifications through the page) and the host prints what the
+ * guest saw and what the module counted.
+ */
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "kvm_util.h"
+#include "hvl_abi.h"
+
+#define NR_VCPUS	4
+#define HCPAGE_GPA	0x200000ull
+#define SPIN_CALLS	100
+/* Windows 10 as a guest OS ID: vendor Microsoft, OS NT, version 10.0. */
+#define WIN10_OS_ID	0x00010a0000003839ull
+
+struct seen {
+	uint32_t leaf[HVL_CPUID_NR_LEAVES][4];
+	uint64_t vp_index[NR_VCPUS];
+	uint64_t hypercall_msr;
+	uint64_t spin_status;
+	uint32_t spin_ok;
+};
+
+static struct seen seen;
+
+static void cpuid(uint32_t fn, uint32_t *r)
+{
+	asm volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+		     : "a"(fn), "c"(0));
+}
+
+/* A call through the hypercall page, as Windows and Linux make it. */
+static uint64_t page_hypercall(uint64_t control)
+{
+	uint64_t status;
+	register uint64_t r8 asm("r8") = 0;
+
+	asm volatile("call *%[page]"
+		     : "=a"(status)
+		     : [page] "r"(HCPAGE_GPA), "c"(control), "d"(0), "r"(r8)
+		     : "memory", "cc");
+	return status;
+}
+
+static void guest_main(uint64_t id)
+{
+	uint64_t v;
+	int i;
+
+	if (id == 0) {
+		for (i = 0; i < HVL_CPUID_NR_LEAVES; i++)
+			cpuid(HVL_CPUID_VENDOR + i, seen.leaf[i]);
+		GUEST_ASSERT_EQ(seen.leaf[1][0], HVL_SIGNATURE_HV1);
+		GUEST_ASSERT(seen.leaf[3][0] & HVL_FEAT_HYPERCALL);
+		GUEST_ASSERT_EQ(wrmsr_safe(HVL_MSR_GUEST_OS_ID, WIN10_OS_ID), 0);
+		GUEST_ASSERT_EQ(wrmsr_safe(HVL_MSR_HYPERCALL,
+					   HCPAGE_GPA | HVL_HYPERCALL_ENABLE), 0);
+		GUEST_ASSERT_EQ(rdmsr_safe(HVL_MSR_HYPERCALL, &v), 0);
+		seen.hypercall_msr = v;
+	}
+	/* Every vCPU waits for the page, then reads its own VP index. */
+	GUEST_SYNC(0);
+	GUEST_ASSERT_EQ(rdmsr_safe(HVL_MSR_VP_INDEX, &v), 0);
+	seen.vp_index[id] = v;
+	for (i = 0; i < SPIN_CALLS; i++) {
+		v = page_hypercall(HVL_HC_NOTIFY_LONG_SPIN_WAIT);
+		if (v == HVL_STATUS_SUCCESS)
+			__atomic_fetch_add(&seen.spin_ok, 1, __ATOMIC_RELAXED);
+		else
+			seen.spin_status = v;
+	}
+	GUEST_DONE();
+}
+
+static struct kvm_vcpu *vcpus[NR_VCPUS];
+
+static void *run_vcpu(void *arg)
+{
+	struct kvm_vcpu *vcpu = arg;
+
+	TEST_ASSERT_EQ(vcpu_run(vcpu, NULL), UCALL_DONE);
+	return NULL;
+}
+
+static void vcpu_set_hv_cpuid(struct kvm_vcpu *vcpu)
+{
+	struct {
+		struct kvm_cpuid2 hdr;
+		struct kvm_cpuid_entry2 e[16];
+	} c = { .hdr.nent = 16 };
+	unsigned int i;
+
+	TEST_ASSERT(!ioctl(kvm_fd(), KVM_GET_SUPPORTED_HV_CPUID, &c),
+		    "KVM_GET_SUPPORTED_HV_CPUID");
+	for (i = 0; i < c.hdr.nent; i++) {
+		/* What QEMU's hv_spinlocks=0x1fff puts there. */
+		if (c.e[i].function == HVL_CPUID_ENLIGHTENMENTS)
+			c.e[i].ebx = 0x1fff;
+		vcpu_set_cpuid_entry(vcpu, &c.e[i]);
+	}
+}
+
+/* The module's per-VM debugfs file, found in KVM's directory for this VM. */
+static void print_module_counters(void)
+{
+	char path[512], line[256];
+	struct dirent *d;
+	DIR *dir;
+	FILE *f;
+
+	dir = opendir("/sys/kernel/debug/kvm");
+	if (!dir) {
+		printf("  (debugfs not mounted)\n");
+		return;
+	}
+	while ((d = readdir(dir))) {
+		snprintf(path, sizeof(path), "/sys/kernel/debug/kvm/%s/hvenlight",
+			 d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		printf("  %s:\n", path);
+		while (fgets(line, sizeof(line), f))
+			printf("    %s", line);
+		fclose(f);
+	}
+	closedir(dir);
+}
+
+static void leaf_str(const uint32_t *r, char *s)
+{
+	memcpy(s, &r[1], 4);
+	memcpy(s + 4, &r[2], 4);
+	memcpy(s + 8, &r[3], 4);
+	s[12] = 0;
+}
+
+int main(void)
+{
+	pthread_t threads[NR_VCPUS];
+	struct kvm_vm *vm;
+	char vendor[13];
+	unsigned int i;
+
+	kvm_require();
+	kvm_require_cap(KVM_CAP_HYPERV_CPUID);
+	vm = vm_create_with_vcpus(NR_VCPUS, guest_main, vcpus);
+	for (i = 0; i < NR_VCPUS; i++) {
+		vcpu_args_set(vcpus[i], 1, (uint64_t)i);
+		vcpu_set_hv_cpuid(vcpus[i]);
+	}
+	/* vCPU 0 sets up the partition before the others go on. */
+	TEST_ASSERT_EQ(vcpu_run(vcpus[0], NULL), UCALL_SYNC);
+	for (i = 1; i < NR_VCPUS; i++)
+		TEST_ASSERT_EQ(vcpu_run(vcpus[i], NULL), UCALL_SYNC);
+	for (i = 0; i < NR_VCPUS; i++)
+		pthread_create(&threads[i], NULL, run_vcpu, vcpus[i]);
+	for (i = 0; i < NR_VCPUS; i++)
+		pthread_join(threads[i], NULL);
+	sync_global_from_guest(vm, seen);
+
+	leaf_str(seen.leaf[0], vendor);
+	printf("What the guest sees (CPUID):\n");
+	printf("  0x40000000 vendor \"%s\", max leaf 0x%x\n", vendor,
+	       seen.leaf[0][0]);
+	printf("  0x40000001 interface 0x%08x (%s)\n", seen.leaf[1][0],
+	       seen.leaf[1][0] == HVL_SIGNATURE_HV1 ? "Hv#1" : "not Hyper-V");
+	printf("  0x40000002 version %u.%u build %u\n", seen.leaf[2][1] >> 16,
+	       seen.leaf[2][1] & 0xffff, seen.leaf[2][0]);
+	printf("  0x40000003 features 0x%x:%s%s%s%s%s\n", seen.leaf[3][0],
+	       seen.leaf[3][0] & HVL_FEAT_HYPERCALL ? " hypercall" : "",
+	       seen.leaf[3][0] & HVL_FEAT_VP_INDEX ? " vp-index" : "",
+	       seen.leaf[3][0] & HVL_FEAT_TIME_REF_COUNT ? " time-ref-count" : "",
+	       seen.leaf[3][0] & HVL_FEAT_REFERENCE_TSC ? " reference-tsc" : "",
+	       seen.leaf[3][0] & HVL_FEAT_APIC_ACCESS ? " apic-access" : "");
+	printf("  0x40000004 recommendations 0x%x%s, spinlock retries 0x%x\n",
+	       seen.leaf[4][0],
+	       seen.leaf[4][0] & HVL_REC_RELAXED_TIMING ? " (relaxed timing)" : "",
+	       seen.leaf[4][1]);
+	printf("  0x40000005 max virtual processors %u\n", seen.leaf[5][0]);
+	printf("Handshake:\n");
+	printf("  HYPERCALL MSR 0x%llx (page at 0x%llx, %s)\n",
+	       (unsigned long long)seen.hypercall_msr,
+	       (unsigned long long)(seen.hypercall_msr & HVL_PAGE_MASK),
+	       seen.hypercall_msr & HVL_HYPERCALL_ENABLE ? "enabled" : "disabled");
+	for (i = 0; i < NR_VCPUS; i++)
+		printf("  vCPU %u: VP_INDEX %llu\n", i,
+		       (unsigned long long)seen.vp_index[i]);
+	printf("  HvNotifyLongSpinWait through the page: %u of %u succeeded\n",
+	       seen.spin_ok, NR_VCPUS * SPIN_CALLS);
+	printf("What hvenlight counted for this VM:\n");
+	print_module_counters();
+	vm_free(vm);
+	return seen.spin_ok == NR_VCPUS * SPIN_CALLS ? 0 : 1;
+}
