@@ -89,7 +89,7 @@ struct hvl_vm *hvl_state_vm_get(struct kvm *kvm)
 	new->kvm = kvm;
 	mutex_init(&new->lock);
 	xa_init(&new->vcpus);
-	seqcount_init(&new->tsc_sc);
+	seqcount_mutex_init(&new->tsc_sc, &new->lock);
 
 	spin_lock(&hvl_vms_lock);
 	vm = hvl_state_vm_lookup(kvm);

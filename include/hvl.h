@@ -46,7 +46,7 @@ struct hvl_vm {
 	u64 reference_tsc;
 	bool tsc_dirty;		/* the page must be (re)written */
 	u32 tsc_seq;		/* last non-zero sequence written */
-	seqcount_t tsc_sc;	/* readers of the three below */
+	seqcount_mutex_t tsc_sc;	/* readers of the three below */
 	bool tsc_valid;
 	u64 tsc_scale;
 	s64 tsc_offset;

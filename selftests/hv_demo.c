@@ -17,6 +17,7 @@
 
 #define NR_VCPUS	4
 #define HCPAGE_GPA	0x200000ull
+#define TSCPAGE_GPA	0x201000ull
 #define SPIN_CALLS	100
 /* Windows 10 as a guest OS ID: vendor Microsoft, OS NT, version 10.0. */
 #define WIN10_OS_ID	0x00010a0000003839ull
@@ -27,7 +28,34 @@ struct seen {
 	uint64_t hypercall_msr;
 	uint64_t spin_status;
 	uint32_t spin_ok;
+	uint32_t tsc_seq;
+	uint64_t page_time, msr_time;
 };
+
+/* What the guest sees at TSCPAGE_GPA. */
+struct tsc_page {
+	volatile uint32_t sequence;
+	uint32_t reserved;
+	volatile uint64_t scale;
+	volatile int64_t offset;
+};
+
+/* Read the reference TSC page as the TLFS says; 0 when it is invalid. */
+static uint64_t read_tsc_page(uint32_t *seq_out)
+{
+	struct tsc_page *p = (struct tsc_page *)TSCPAGE_GPA;
+	uint32_t seq;
+	uint64_t t;
+
+	do {
+		seq = p->sequence;
+		if (!seq)
+			return 0;
+		t = hvl_tsc_to_ref(rdtsc(), p->scale, p->offset);
+	} while (p->sequence != seq);
+	*seq_out = seq;
+	return t;
+}
 
 static struct seen seen;
 
@@ -65,6 +93,9 @@ static void guest_main(uint64_t id)
 					   HCPAGE_GPA | HVL_HYPERCALL_ENABLE), 0);
 		GUEST_ASSERT_EQ(rdmsr_safe(HVL_MSR_HYPERCALL, &v), 0);
 		seen.hypercall_msr = v;
+		if (seen.leaf[3][0] & HVL_FEAT_REFERENCE_TSC)
+			GUEST_ASSERT_EQ(wrmsr_safe(HVL_MSR_REFERENCE_TSC,
+						   TSCPAGE_GPA | HVL_REFTSC_ENABLE), 0);
 	}
 	/* Every vCPU waits for the page, then reads its own VP index. */
 	GUEST_SYNC(0);
@@ -76,6 +107,11 @@ static void guest_main(uint64_t id)
 			__atomic_fetch_add(&seen.spin_ok, 1, __ATOMIC_RELAXED);
 		else
 			seen.spin_status = v;
+	}
+	if (id == 0 && (seen.leaf[3][0] & HVL_FEAT_REFERENCE_TSC)) {
+		seen.page_time = read_tsc_page(&seen.tsc_seq);
+		GUEST_ASSERT_EQ(rdmsr_safe(HVL_MSR_TIME_REF_COUNT, &v), 0);
+		seen.msr_time = v;
 	}
 	GUEST_DONE();
 }
@@ -196,6 +232,19 @@ int main(void)
 		       (unsigned long long)seen.vp_index[i]);
 	printf("  HvNotifyLongSpinWait through the page: %u of %u succeeded\n",
 	       seen.spin_ok, NR_VCPUS * SPIN_CALLS);
+	/* Reference time is in 100 ns units. */
+	if (seen.tsc_seq)
+		printf("  reference TSC page: sequence %u, time %llu.%07llu s; TIME_REF_COUNT %llu.%07llu s, read %lld us later\n",
+		       seen.tsc_seq,
+		       (unsigned long long)seen.page_time / 10000000,
+		       (unsigned long long)seen.page_time % 10000000,
+		       (unsigned long long)seen.msr_time / 10000000,
+		       (unsigned long long)seen.msr_time % 10000000,
+		       (long long)(seen.msr_time - seen.page_time) / 10);
+	else
+		printf("  reference TSC page: invalid (sequence 0), so the guest reads TIME_REF_COUNT: %llu.%07llu s\n",
+		       (unsigned long long)seen.msr_time / 10000000,
+		       (unsigned long long)seen.msr_time % 10000000);
 	printf("What hvenlight counted for this VM:\n");
 	print_module_counters();
 	vm_free(vm);

@@ -13,14 +13,14 @@
  */
 static void time_scale(u64 hz, u32 *mul, signed char *shift)
 {
-	unsigned __int128 m;
+	u128 m;
 	int s = 0;
 
 	for (;;) {
-		unsigned __int128 den = s >= 0 ? (unsigned __int128)hz << s :
-					(unsigned __int128)hz >> -s;
+		u128 den = s >= 0 ? (u128)hz << s :
+					(u128)hz >> -s;
 
-		m = ((unsigned __int128)1000000000ull << 32) / den;
+		m = ((u128)1000000000ull << 32) / den;
 		if (m >> 32)
 			s++;
 		else if (m < (1ull << 31))
@@ -37,7 +37,7 @@ static u64 pvclock_ns(u64 tsc, u64 ts, u64 sys, u32 mul, signed char shift)
 	u64 d = tsc - ts;
 
 	d = shift >= 0 ? d << shift : d >> -shift;
-	return sys + (u64)(((unsigned __int128)d * mul) >> 32);
+	return sys + (u64)(((u128)d * mul) >> 32);
 }
 
 static void check_freq(u64 hz, int expect_valid)
@@ -84,7 +84,7 @@ int main(void)
 	tap_ok(!hvl_tsc_page_params(100u << 25, 7, 0, 0, &scale, &offset),
 	       "mul = 100 * 2^(32 - shift) overflows");
 	tap_ok(hvl_tsc_page_params((100u << 25) - 1, 7, 0, 0, &scale, &offset) &&
-	       scale == ((((unsigned __int128)((100u << 25) - 1)) << 39) / 100),
+	       scale == ((((u128)((100u << 25) - 1)) << 39) / 100),
 	       "one below the limit fits, scale exact");
 	tap_ok(!hvl_tsc_page_params(1, 40, 0, 0, &scale, &offset),
 	       "absurd shift refused");
