@@ -107,6 +107,12 @@ int hvl_msr_set(struct kvm_vcpu *vcpu, struct msr_data *msr)
 	case HVL_MSR_REFERENCE_TSC:
 		r = hvl_reftime_set_msr(vcpu, msr->index, msr->data, host);
 		break;
+	case HVL_MSR_EOI:
+	case HVL_MSR_ICR:
+	case HVL_MSR_TPR:
+	case HVL_MSR_VP_ASSIST_PAGE:
+		r = hvl_vapic_set_msr(vcpu, msr->index, msr->data, host);
+		break;
 	default:
 		r = -EINVAL;
 		break;
@@ -136,6 +142,12 @@ int hvl_msr_get(struct kvm_vcpu *vcpu, struct msr_data *msr)
 	case HVL_MSR_TIME_REF_COUNT:
 	case HVL_MSR_REFERENCE_TSC:
 		r = hvl_reftime_get_msr(vcpu, msr->index, &msr->data);
+		break;
+	case HVL_MSR_EOI:
+	case HVL_MSR_ICR:
+	case HVL_MSR_TPR:
+	case HVL_MSR_VP_ASSIST_PAGE:
+		r = hvl_vapic_get_msr(vcpu, msr->index, &msr->data);
 		break;
 	default:
 		r = -EINVAL;

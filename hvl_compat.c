@@ -8,6 +8,7 @@
 #include <linux/kallsyms.h>
 #include <linux/kvm_host.h>
 #include <linux/uaccess.h>
+#include <kvm/iodev.h>
 #include "hvl.h"
 
 /*
@@ -116,6 +117,47 @@ bool hvl_compat_xen_hypercall(struct kvm *kvm)
 bool hvl_compat_lapic_in_kernel(struct kvm_vcpu *vcpu)
 {
 	return vcpu->arch.apic;
+}
+
+/*
+ * xAPIC registers by the APIC's own MMIO handler. struct kvm_lapic is
+ * private but has begun { unsigned long base_address; struct kvm_io_device
+ * dev; } since 2009; trust its ops only when kallsyms names them.
+ */
+struct hvl_lapic_head {
+	unsigned long base_address;
+	struct kvm_io_device dev;
+};
+
+static const struct kvm_io_device_ops *hvl_apic_ops;
+
+static bool hvl_compat_named(const void *fn, const char *name)
+{
+	char sym[KSYM_SYMBOL_LEN];
+	size_t n = strlen(name);
+
+	sprint_symbol(sym, (unsigned long)fn);
+	return !strncmp(sym, name, n) && !strncmp(sym + n, "+0x0/", 5);
+}
+
+int hvl_compat_apic_mmio(struct kvm_vcpu *vcpu, u32 reg, u32 *val, bool write)
+{
+	struct hvl_lapic_head *apic = (void *)vcpu->arch.apic;
+	const struct kvm_io_device_ops *ops = READ_ONCE(apic->dev.ops);
+
+	if (ops != READ_ONCE(hvl_apic_ops)) {
+		if (!hvl_compat_named(ops->read, "apic_mmio_read") ||
+		    !hvl_compat_named(ops->write, "apic_mmio_write")) {
+			pr_err_once("cannot find KVM's xAPIC access; APIC MSRs in xAPIC mode will #GP\n");
+			return -EOPNOTSUPP;
+		}
+		WRITE_ONCE(hvl_apic_ops, ops);
+	}
+	if (write)
+		return ops->write(vcpu, &apic->dev, apic->base_address + reg,
+				  sizeof(*val), val) ? -EINVAL : 0;
+	return ops->read(vcpu, &apic->dev, apic->base_address + reg,
+			 sizeof(*val), val) ? -EINVAL : 0;
 }
 
 int hvl_compat_init(void)

@@ -18,7 +18,8 @@
 /* The 0x40000003.EAX features this build implements. */
 #define HVL_FEATURES_IMPLEMENTED	(HVL_FEAT_HYPERCALL | HVL_FEAT_VP_INDEX | \
 					 HVL_FEAT_TIME_REF_COUNT | \
-					 HVL_FEAT_REFERENCE_TSC)
+					 HVL_FEAT_REFERENCE_TSC | \
+					 HVL_FEAT_APIC_ACCESS)
 
 /* Counters shown per VM in debugfs. */
 enum hvl_stat {
@@ -62,6 +63,7 @@ struct hvl_vm {
 struct hvl_vcpu {
 	u32 vp_index;
 	bool enforce_cpuid;
+	u64 vp_assist;		/* the VP assist page MSR */
 	struct rcu_head rcu;
 };
 
@@ -86,9 +88,10 @@ void hvl_hook_exit(void);
 void hvl_hook_hold(void);
 void hvl_hook_release(void);
 
-/* Exported by kvm.ko, declared only in its private cpuid.h. */
+/* Exported by kvm.ko, declared only in its private cpuid.h and lapic.h. */
 struct kvm_cpuid_entry2 *kvm_find_cpuid_entry(struct kvm_vcpu *vcpu,
 					      u32 function);
+void kvm_lapic_set_eoi(struct kvm_vcpu *vcpu);
 
 /* hvl_compat.c: what KVM does not export, in one place */
 int hvl_compat_init(void);
@@ -100,6 +103,7 @@ void hvl_compat_reg_write(struct kvm_vcpu *vcpu, int reg, u64 val);
 bool hvl_compat_xen_msr(struct kvm *kvm, u32 msr);
 bool hvl_compat_xen_hypercall(struct kvm *kvm);
 bool hvl_compat_lapic_in_kernel(struct kvm_vcpu *vcpu);
+int hvl_compat_apic_mmio(struct kvm_vcpu *vcpu, u32 reg, u32 *val, bool write);
 
 /* hv_cpuid.c: Hyper-V CPUID, guest detection, capabilities */
 bool hvl_cpuid_is_hv_guest(struct kvm_vcpu *vcpu);
@@ -128,6 +132,10 @@ int hvl_hypercall_handle(struct kvm_vcpu *vcpu);
 int hvl_reftime_set_msr(struct kvm_vcpu *vcpu, u32 msr, u64 data, bool host);
 int hvl_reftime_get_msr(struct kvm_vcpu *vcpu, u32 msr, u64 *data);
 void hvl_reftime_clock_update(struct kvm_vcpu *vcpu);
+
+/* hv_vapic.c: EOI, ICR, TPR and the VP assist page */
+int hvl_vapic_set_msr(struct kvm_vcpu *vcpu, u32 msr, u64 data, bool host);
+int hvl_vapic_get_msr(struct kvm_vcpu *vcpu, u32 msr, u64 *data);
 
 /* hv_spinlock.c: HvNotifyLongSpinWait */
 bool hvl_spinlock_allowed(struct kvm_vcpu *vcpu);

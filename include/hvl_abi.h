@@ -64,6 +64,8 @@ typedef __s64 s64;
 #define HVL_HYPERCALL_RSVD		0xffcull	/* bits 11:2 */
 #define HVL_REFTSC_ENABLE		BIT_ULL(0)
 #define HVL_REFTSC_RSVD			0xffeull	/* bits 11:1 */
+#define HVL_VP_ASSIST_ENABLE		BIT_ULL(0)
+#define HVL_VP_ASSIST_RSVD		0xffeull	/* bits 11:1 */
 #define HVL_PAGE_SHIFT			12
 #define HVL_PAGE_MASK			(~0xfffull)
 

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Virtual APIC enlightenment: the EOI, ICR and TPR MSRs reach KVM's
+ * in-kernel local APIC with the effect of the architectural access, and the
+ * VP assist page's APIC-assist word rides on KVM's PV EOI, whose "no EOI
+ * required" bit 0 has the same meaning.
+ */
+#include <linux/kvm_host.h>
+#include <asm/apicdef.h>
+#include <asm/kvm_para.h>
+#include "hvl.h"
+
+static bool hvl_vapic_x2apic(struct kvm_vcpu *vcpu)
+{
+	return vcpu->arch.apic_base & X2APIC_ENABLE;
+}
+
+/*
+ * One APIC register, 64 bits for ICR. In x2APIC mode through KVM's x2APIC
+ * MSR, otherwise through the APIC's MMIO handler: either way exactly what
+ * the guest's own access would do.
+ */
+static int hvl_vapic_access(struct kvm_vcpu *vcpu, u32 reg, u64 *data,
+			    bool write)
+{
+	struct msr_data msr = {
+		.index = APIC_BASE_MSR + (reg >> 4),
+		.data = *data,
+	};
+	u32 lo = *data, hi = *data >> 32;
+	int r;
+
+	if (hvl_vapic_x2apic(vcpu)) {
+		r = write ? kvm_set_msr_common(vcpu, &msr) :
+			    kvm_get_msr_common(vcpu, &msr);
+		*data = msr.data;
+		return r ? -EINVAL : 0;
+	}
+	if (reg != APIC_ICR) {
+		if (write && hi)
+			return -EINVAL;
+		r = hvl_compat_apic_mmio(vcpu, reg, &lo, write);
+		*data = lo;
+		return r;
+	}
+	/* xAPIC ICR: the destination half first, the write to ICR sends. */
+	r = hvl_compat_apic_mmio(vcpu, APIC_ICR2, &hi, write);
+	if (!r)
+		r = hvl_compat_apic_mmio(vcpu, APIC_ICR, &lo, write);
+	*data = (u64)hi << 32 | lo;
+	return r;
+}
+
+/* Point KVM's PV EOI at the APIC-assist word, or turn it off (gpa 0). */
+static int hvl_vapic_pv_eoi(struct kvm_vcpu *vcpu, u64 val)
+{
+	struct msr_data msr = {
+		.index = MSR_KVM_PV_EOI_EN,
+		.data = val,
+		.host_initiated = true,
+	};
+
+	return kvm_set_msr_common(vcpu, &msr) ? -EINVAL : 0;
+}
+
+static int hvl_vapic_set_assist(struct kvm_vcpu *vcpu, u64 data, bool host)
+{
+	struct hvl_vcpu *hv;
+	u32 zero = 0;
+	int r;
+
+	if (data & HVL_VP_ASSIST_RSVD)
+		return -EINVAL;
+	hv = hvl_state_vcpu_find(vcpu);
+	if (!data && !hv)
+		return 0;
+	hv = hv ?: hvl_state_vcpu_get(vcpu);
+	if (!hv)
+		return -ENOMEM;
+	if (data & HVL_VP_ASSIST_ENABLE) {
+		/*
+		 * Clear only the APIC-assist word, as in-tree KVM does: the
+		 * rest of the page may hold state that must survive migration.
+		 */
+		if (kvm_vcpu_write_guest(vcpu, data & HVL_PAGE_MASK, &zero,
+					 sizeof(zero)))
+			return -EFAULT;
+		r = hvl_vapic_pv_eoi(vcpu, (data & HVL_PAGE_MASK) | KVM_MSR_ENABLED);
+	} else {
+		r = hvl_vapic_pv_eoi(vcpu, 0);
+	}
+	if (!r)
+		WRITE_ONCE(hv->vp_assist, data);
+	return r;
+}
+
+int hvl_vapic_set_msr(struct kvm_vcpu *vcpu, u32 msr, u64 data, bool host)
+{
+	/* A VMM resetting the page needs no APIC; everything else does. */
+	if (!hvl_compat_lapic_in_kernel(vcpu))
+		return host && !data ? 0 : -ENODEV;
+
+	switch (msr) {
+	case HVL_MSR_EOI:
+		if (data >> 32)
+			return -EINVAL;
+		kvm_lapic_set_eoi(vcpu);
+		return 0;
+	case HVL_MSR_ICR:
+		return hvl_vapic_access(vcpu, APIC_ICR, &data, true);
+	case HVL_MSR_TPR:
+		return hvl_vapic_access(vcpu, APIC_TASKPRI, &data, true);
+	case HVL_MSR_VP_ASSIST_PAGE:
+		return hvl_vapic_set_assist(vcpu, data, host);
+	}
+	return -EINVAL;
+}
+
+int hvl_vapic_get_msr(struct kvm_vcpu *vcpu, u32 msr, u64 *data)
+{
+	struct hvl_vcpu *hv;
+
+	*data = 0;
+	if (msr == HVL_MSR_VP_ASSIST_PAGE) {
+		hv = hvl_state_vcpu_find(vcpu);
+		*data = hv ? READ_ONCE(hv->vp_assist) : 0;
+		return 0;
+	}
+	if (!hvl_compat_lapic_in_kernel(vcpu))
+		return -ENODEV;
+	switch (msr) {
+	case HVL_MSR_ICR:
+		return hvl_vapic_access(vcpu, APIC_ICR, data, false);
+	case HVL_MSR_TPR:
+		return hvl_vapic_access(vcpu, APIC_TASKPRI, data, false);
+	}
+	/* EOI is write-only. */
+	return -EINVAL;
+}
