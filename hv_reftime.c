@@ -128,9 +128,14 @@ void hvl_reftime_clock_update(struct kvm_vcpu *vcpu)
 	}
 }
 
-/* Reference time now, in 100 ns units; never backwards across vCPUs. */
+/*
+ * Reference time now, in 100 ns units. Never backwards across vCPUs, except
+ * where the VMM set the clock back with KVM_SET_CLOCK: that moves KVM's
+ * kvmclock_offset, and the guest must see the step it asked for.
+ */
 static u64 hvl_reftime_now(struct kvm_vcpu *vcpu, struct hvl_vm *vm)
 {
+	s64 epoch = READ_ONCE(vcpu->kvm->arch.kvmclock_offset);
 	u64 tsc = kvm_read_l1_tsc(vcpu, rdtsc());
 	u64 ref, last;
 	unsigned int seq;
@@ -148,6 +153,11 @@ static u64 hvl_reftime_now(struct kvm_vcpu *vcpu, struct hvl_vm *vm)
 		      div_u64(__pvclock_read_cycles(&vcpu->arch.hv_clock, tsc),
 			      100) : 0;
 
+	if (epoch != READ_ONCE(vm->ref_epoch)) {
+		WRITE_ONCE(vm->ref_epoch, epoch);
+		atomic64_set(&vm->ref_last, ref);
+		return ref;
+	}
 	last = atomic64_read(&vm->ref_last);
 	do {
 		if (ref <= last)

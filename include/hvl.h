@@ -51,7 +51,8 @@ struct hvl_vm {
 	bool tsc_valid;
 	u64 tsc_scale;
 	s64 tsc_offset;
-	atomic64_t ref_last;	/* the latest TIME_REF_COUNT returned */
+	atomic64_t ref_last;	/* the latest TIME_REF_COUNT returned ... */
+	s64 ref_epoch;		/* ... since the VMM last set the clock */
 	struct callback_head tsc_work;
 	struct kvm_vcpu *tsc_work_vcpu;
 	atomic_t tsc_work_pending;
