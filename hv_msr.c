@@ -7,10 +7,13 @@
 #include <linux/uaccess.h>
 #include "hvl.h"
 
+/*
+ * The MSRs a VMM saves and restores: state, not the EOI/ICR/TPR accessors
+ * of APIC registers (KVM_GET_LAPIC carries those), as in-tree KVM lists.
+ */
 static const u32 hvl_msrs[] = {
 	HVL_MSR_GUEST_OS_ID, HVL_MSR_HYPERCALL, HVL_MSR_VP_INDEX,
-	HVL_MSR_TIME_REF_COUNT, HVL_MSR_REFERENCE_TSC,
-	HVL_MSR_EOI, HVL_MSR_ICR, HVL_MSR_TPR, HVL_MSR_VP_ASSIST_PAGE,
+	HVL_MSR_TIME_REF_COUNT, HVL_MSR_REFERENCE_TSC, HVL_MSR_VP_ASSIST_PAGE,
 };
 
 /* The 0x40000003.EAX bit that offers an MSR; 0 for MSRs we never own. */

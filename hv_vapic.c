@@ -10,6 +10,10 @@
 #include <asm/kvm_para.h>
 #include "hvl.h"
 
+/* As KVM's x2APIC ICR write checks, for the xAPIC path too. */
+#define HVL_ICR_RESERVED	(GENMASK_ULL(31, 20) | GENMASK_ULL(17, 16) | \
+				 BIT_ULL(13))
+
 static bool hvl_vapic_x2apic(struct kvm_vcpu *vcpu)
 {
 	return vcpu->arch.apic_base & X2APIC_ENABLE;
@@ -51,7 +55,11 @@ static int hvl_vapic_access(struct kvm_vcpu *vcpu, u32 reg, u64 *data,
 	return r;
 }
 
-/* Point KVM's PV EOI at the APIC-assist word, or turn it off (gpa 0). */
+/*
+ * Point KVM's PV EOI at the APIC-assist word, or turn it off (gpa 0). The
+ * MSR checks that the guest was offered KVM's PV EOI when the VMM enforces
+ * KVM's PV CPUID; the assist page is offered by Hyper-V CPUID instead.
+ */
 static int hvl_vapic_pv_eoi(struct kvm_vcpu *vcpu, u64 val)
 {
 	struct msr_data msr = {
@@ -59,8 +67,13 @@ static int hvl_vapic_pv_eoi(struct kvm_vcpu *vcpu, u64 val)
 		.data = val,
 		.host_initiated = true,
 	};
+	u32 features = vcpu->arch.pv_cpuid.features;
+	int r;
 
-	return kvm_set_msr_common(vcpu, &msr) ? -EINVAL : 0;
+	vcpu->arch.pv_cpuid.features |= BIT(KVM_FEATURE_PV_EOI);
+	r = kvm_set_msr_common(vcpu, &msr);
+	vcpu->arch.pv_cpuid.features = features;
+	return r ? -EINVAL : 0;
 }
 
 static int hvl_vapic_set_assist(struct kvm_vcpu *vcpu, u64 data, bool host)
@@ -107,6 +120,8 @@ int hvl_vapic_set_msr(struct kvm_vcpu *vcpu, u32 msr, u64 data, bool host)
 		kvm_lapic_set_eoi(vcpu);
 		return 0;
 	case HVL_MSR_ICR:
+		if (data & HVL_ICR_RESERVED)
+			return -EINVAL;
 		return hvl_vapic_access(vcpu, APIC_ICR, &data, true);
 	case HVL_MSR_TPR:
 		return hvl_vapic_access(vcpu, APIC_TASKPRI, &data, true);
