@@ -7,13 +7,14 @@ ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok 
 
 ko=$HVL_TOP/build/stock/hvenlight.ko
 dmesg -C
-insmod "$ko" 2>/dev/null
-ok $(( $? != 0 )) "insmod fails on a CONFIG_KVM_HYPERV=y kernel"
-grep -q '^hvenlight ' /proc/modules
-ok $(( $? == 0 )) "nothing stays loaded"
-msg=$(dmesg | grep 'hvenlight: ' | grep -v 'verification failed')
+if insmod "$ko" 2>/dev/null; then r=1; else r=0; fi
+ok $r "insmod fails on a CONFIG_KVM_HYPERV=y kernel"
+if grep -q '^hvenlight ' /proc/modules; then r=1; else r=0; fi
+ok $r "nothing stays loaded"
+# The kernel's own lines about an unsigned out-of-tree module are not ours.
+msg=$(dmesg | grep 'hvenlight: ' | grep -vE 'verification failed|taints kernel')
 [ "$(printf '%s\n' "$msg" | grep -c .)" = 1 ] && grep -q 'CONFIG_KVM_HYPERV=y' <<< "$msg"
 ok $? "one clear line says why: $msg"
-grep -q hvenlight /sys/kernel/debug/tracing/enabled_functions 2>/dev/null
-ok $(( $? == 0 )) "no hook was registered"
+if grep -q hvenlight /sys/kernel/debug/tracing/enabled_functions 2>/dev/null; then r=1; else r=0; fi
+ok $r "no hook was registered"
 echo "1..$n"
