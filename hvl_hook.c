@@ -9,6 +9,7 @@
 
 #include <linux/delay.h>
 #include <linux/ftrace.h>
+#include <linux/kallsyms.h>
 #include <linux/kvm_host.h>
 #include <linux/module.h>
 #include "hvl.h"
@@ -153,11 +154,10 @@ struct hvl_hook {
 	void (*see)(struct pt_regs *regs);
 	/* Without this hook, stop offering these features instead of failing. */
 	u32 feature;
-	struct ftrace_ops ops;
-	bool registered;
+	/* Where ftrace calls us from for this function, learned on first call. */
+	unsigned long ip;
 };
 
-/* Observers first: no state may be created before its removal is watched. */
 static struct hvl_hook hvl_hooks[] = {
 	{ "kvm_arch_vcpu_destroy", .see = hvl_see_vcpu_destroy },
 	{ "kvm_arch_free_vm", .see = hvl_see_free_vm },
@@ -173,12 +173,39 @@ static struct hvl_hook hvl_hooks[] = {
 	{ "kvm_vcpu_ioctl", hvl_want_vcpu_ioctl, hvl_glue_vcpu_ioctl },
 };
 
+/*
+ * One ftrace_ops for every hook: loading and unloading then patch KVM's
+ * text once each, not once per function, and all hooks appear together.
+ */
+static struct ftrace_ops hvl_hook_ops;
+
+/* The hook for a traced function's ip; named by kallsyms on first use. */
+static struct hvl_hook *hvl_hook_find(unsigned long ip)
+{
+	char sym[KSYM_SYMBOL_LEN];
+	size_t n;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(hvl_hooks); i++)
+		if (READ_ONCE(hvl_hooks[i].ip) == ip)
+			return &hvl_hooks[i];
+	sprint_symbol(sym, ip);
+	for (i = 0; i < ARRAY_SIZE(hvl_hooks); i++) {
+		n = strlen(hvl_hooks[i].name);
+		if (!strncmp(sym, hvl_hooks[i].name, n) && sym[n] == '+') {
+			WRITE_ONCE(hvl_hooks[i].ip, ip);
+			return &hvl_hooks[i];
+		}
+	}
+	return NULL;
+}
+
 static void notrace hvl_hook_thunk(unsigned long ip, unsigned long parent_ip,
 				   struct ftrace_ops *op,
 				   struct ftrace_regs *fregs)
 {
-	struct hvl_hook *hook = container_of(op, struct hvl_hook, ops);
 	struct pt_regs *regs = ftrace_get_regs(fregs);
+	struct hvl_hook *hook;
 	int bit;
 
 	/* Our own calls into KVM reach KVM's code. */
@@ -188,7 +215,10 @@ static void notrace hvl_hook_thunk(unsigned long ip, unsigned long parent_ip,
 	bit = ftrace_test_recursion_trylock(ip, parent_ip);
 	if (bit < 0)
 		return;
-	if (hook->see) {
+	hook = hvl_hook_find(ip);
+	if (!hook) {
+		/* Not one of ours; let it run. */
+	} else if (hook->see) {
 		hook->see(regs);
 	} else if (hook->want(regs)) {
 		atomic_inc(&hvl_hook_inflight);
@@ -197,42 +227,10 @@ static void notrace hvl_hook_thunk(unsigned long ip, unsigned long parent_ip,
 	ftrace_test_recursion_unlock(bit);
 }
 
-static void hvl_hook_unregister(struct hvl_hook *hook)
-{
-	if (!hook->registered)
-		return;
-	unregister_ftrace_function(&hook->ops);
-	ftrace_free_filter(&hook->ops);
-	hook->registered = false;
-}
-
-static int hvl_hook_register(struct hvl_hook *hook)
-{
-	int r;
-
-	hook->ops.func = hvl_hook_thunk;
-	hook->ops.flags = FTRACE_OPS_FL_SAVE_REGS;
-	if (hook->target)
-		hook->ops.flags |= FTRACE_OPS_FL_IPMODIFY;
-	r = ftrace_set_filter(&hook->ops, (unsigned char *)hook->name,
-			      strlen(hook->name), 1);
-	if (r)
-		return r;
-	r = register_ftrace_function(&hook->ops);
-	if (r) {
-		ftrace_free_filter(&hook->ops);
-		return r;
-	}
-	hook->registered = true;
-	return 0;
-}
-
 void hvl_hook_exit(void)
 {
-	int i;
-
-	for (i = ARRAY_SIZE(hvl_hooks) - 1; i >= 0; i--)
-		hvl_hook_unregister(&hvl_hooks[i]);
+	unregister_ftrace_function(&hvl_hook_ops);
+	ftrace_free_filter(&hvl_hook_ops);
 	/*
 	 * No new call is redirected now; wait for the ones inside a
 	 * replacement, then for every task to leave our text for good.
@@ -244,25 +242,33 @@ void hvl_hook_exit(void)
 
 int hvl_hook_init(void)
 {
+	struct hvl_hook *hook;
 	int i, r;
 
+	hvl_hook_ops.func = hvl_hook_thunk;
+	hvl_hook_ops.flags = FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_IPMODIFY;
 	for (i = 0; i < ARRAY_SIZE(hvl_hooks); i++) {
-		r = hvl_hook_register(&hvl_hooks[i]);
-		if (r && hvl_hooks[i].feature) {
+		hook = &hvl_hooks[i];
+		r = ftrace_set_filter(&hvl_hook_ops, (unsigned char *)hook->name,
+				      strlen(hook->name), 0);
+		if (r && hook->feature) {
 			pr_warn("cannot hook %s (%d): not offering feature 0x%x\n",
-				hvl_hooks[i].name, r, hvl_hooks[i].feature);
-			hvl_cpuid_features &= ~hvl_hooks[i].feature;
-			continue;
-		}
-		if (r) {
+				hook->name, r, hook->feature);
+			hvl_cpuid_features &= ~hook->feature;
+		} else if (r) {
 			pr_err("cannot hook %s (%d): is kvm loaded, with CONFIG_DYNAMIC_FTRACE_WITH_REGS?\n",
-			       hvl_hooks[i].name, r);
-			goto unhook_registered;
+			       hook->name, r);
+			goto free_filter;
 		}
+	}
+	r = register_ftrace_function(&hvl_hook_ops);
+	if (r) {
+		pr_err("cannot register the hooks (%d)\n", r);
+		goto free_filter;
 	}
 	return 0;
 
-unhook_registered:
-	hvl_hook_exit();
+free_filter:
+	ftrace_free_filter(&hvl_hook_ops);
 	return r;
 }
