@@ -605,7 +605,7 @@ static void valid_guest(uint64_t gpa)
 	GUEST_DONE();
 }
 
-#define VALID_CHECKS	3
+#define VALID_CHECKS	2
 
 struct agree {
 	uint64_t max_dist;	/* MSR outside the page bracket */
@@ -674,8 +674,11 @@ static void test_valid(void)
 	tap_ok(a.ordered && a.max_dist <= AGREE_UNITS,
 	       "%d times page, MSR, page: the MSR lies within the page's bracket +-%d units (worst %lu)",
 	       NR_SAMPLES, AGREE_UNITS, a.max_dist);
-	tap_ok(a.lat_med <= AGREE_UNITS,
-	       "page time within 100 us of the MSR read right after it (median %lu, min %lu, max %lu units)",
+	/*
+	 * How long an MSR read takes (an exit) is latency, not disagreement:
+	 * the check above holds the MSR to the page within 100 us.
+	 */
+	tap_diag("MSR read latency after the page read (median %lu, min %lu, max %lu units)",
 	       a.lat_med, a.lat_min, a.lat_max);
 	vm_free(vm);
 }
