@@ -10,8 +10,9 @@
  *   (3) an enabled page is valid and agrees with the MSR;
  *   (4) TIME_REF_COUNT runs at 10 MHz against the guest TSC, page on and off;
  *   (5) page and MSR reads are monotonic within and across 4 vCPUs;
- *   (6) KVM_SET_CLOCK +1 s / -1 s: page and MSR follow, and agree; the
- *       MSR alone follows too while the page is disabled;
+ *   (6) KVM_SET_CLOCK +1 s / -1 s: page and MSR take the step KVM made to
+ *       kvmclock (the asked one within 1 %), and agree; the MSR alone
+ *       follows too while the page is disabled;
  *   (7) without KVM's masterclock the page is invalid (sequence 0) and the
  *       MSR still counts at 10 MHz, monotonically;
  *   (8) save/restore of REFERENCE_TSC into a fresh VM revalidates the page;
@@ -298,6 +299,41 @@ static struct msr_at msr_at_tsc(void)
 			best = s;
 	}
 	return best;
+}
+
+/*
+ * KVM's own clock for this vCPU (kvmclock, ns), from the pvclock area KVM
+ * keeps at the GPA written to MSR_KVM_SYSTEM_TIME_NEW. With the page
+ * disabled, TIME_REF_COUNT is kvmclock / 100 (as in-tree); with the page
+ * enabled, the page is built from the same parameters. KVM_SET_CLOCK moves
+ * kvmclock by the step KVM computes, which is the asked one only up to how
+ * stale KVM's masterclock snapshot was: measure against what KVM did.
+ */
+#define MSR_KVM_SYSTEM_TIME_NEW	0x4b564d01
+
+struct pvclock_area {
+	uint32_t version, pad0;
+	uint64_t tsc_timestamp, system_time;
+	uint32_t mul;
+	int8_t shift;
+	uint8_t flags, pad[2];
+};
+
+static uint64_t kvmclock_at(const struct pvclock_area *pv, uint64_t tsc)
+{
+	uint64_t ns, d;
+	uint32_t v;
+
+	do {
+		v = pv->version;
+		barrier();
+		d = tsc - pv->tsc_timestamp;
+		d = pv->shift < 0 ? d >> -pv->shift : d << pv->shift;
+		ns = pv->system_time +
+		     (uint64_t)(((unsigned __int128)d * pv->mul) >> 32);
+		barrier();
+	} while ((v & 1) || v != pv->version);
+	return ns;
 }
 
 /* ---- (1) negative cases ---- */
@@ -911,17 +947,23 @@ static void test_monotonic(void)
 
 /* ---- (6) KVM_SET_CLOCK forward and back ---- */
 
-static void setclock_guest(uint64_t gpa)
+/* KVM's step must be the asked one this closely: it is real, not noise. */
+#define STEP_SLACK	(STEP_UNITS / 100)
+
+static void setclock_guest(uint64_t gpa, uint64_t kvgpa)
 {
 	const struct hv_tsc_page *p = (const void *)gpa;
+	const struct pvclock_area *kv = (const void *)kvgpa;
 	struct sample s;
 	int tries;
 
+	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, kvgpa | 1);
 	wrmsr(MSR_REF_TSC, gpa | HVL_REFTSC_ENABLE);
 	for (;;) {
 		for (tries = 0; !take_sample(p, &s); tries++)
 			GUEST_ASSERT(tries < 100);
-		GUEST_SYNC(s.seq, s.tsc1, s.t1, s.m, s.t2);
+		GUEST_SYNC(s.seq, s.tsc1, s.t1, s.m, s.t2,
+			   kvmclock_at(kv, s.tsc1));
 	}
 }
 
@@ -932,6 +974,25 @@ static struct sample uc_sample(const struct ucall *uc)
 				.t2 = uc->args[4] };
 }
 
+/* A 1-vCPU Hyper-V VM running guest(page GPA, kvmclock area GPA). */
+static struct kvm_vm *setclock_vm(void *guest, struct kvm_vcpu **vcpu)
+{
+	struct kvm_vm *vm = vm_create_with_vcpus(1, guest, vcpu);
+
+	vcpu_set_hv(*vcpu);
+	vcpu_wrmsr(*vcpu, HVL_MSR_GUEST_OS_ID, OS_ID);
+	vcpu_args_set(*vcpu, 2, vm_alloc(vm, HVL_PAGE_SIZE),
+		      vm_alloc(vm, HVL_PAGE_SIZE));
+	return vm;
+}
+
+/* The step KVM made to kvmclock, in units, net of the time that passed. */
+static int64_t kvm_step(uint64_t k0, uint64_t k1, uint64_t tsc0, uint64_t tsc1,
+			uint64_t khz)
+{
+	return (int64_t)(k1 - k0) / 100 - tsc_to_units(tsc1 - tsc0, khz);
+}
+
 #define CLOCK_CHECKS	8
 
 static void test_set_clock(void)
@@ -940,22 +1001,19 @@ static void test_set_clock(void)
 	struct kvm_vm *vm;
 	struct ucall uc;
 	struct sample s0, s1;
-	uint64_t gpa, khz;
-	int64_t elapsed, pjump, mjump, unc;
+	uint64_t khz, k0, k1;
+	int64_t kjump, pjump, mjump, unc;
 	int step;
 
 	if (hv_env == HV_PLAIN || !masterclock_ok) {
 		skip_n(CLOCK_CHECKS, hv_env == HV_PLAIN ? NO_MODULE : NO_MASTERCLOCK);
 		return;
 	}
-	vm = vm_create_with_vcpus(1, setclock_guest, &vcpu);
-	vcpu_set_hv(vcpu);
-	vcpu_wrmsr(vcpu, HVL_MSR_GUEST_OS_ID, OS_ID);
-	gpa = vm_alloc(vm, HVL_PAGE_SIZE);
-	vcpu_args_set(vcpu, 1, gpa);
+	vm = setclock_vm(setclock_guest, &vcpu);
 	khz = vcpu_tsc_khz(vcpu);
 	TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
 	s0 = uc_sample(&uc);
+	k0 = uc.args[5];
 	if (!(vm_get_clock(vm).flags & KVM_CLOCK_REALTIME)) {
 		skip_n(CLOCK_CHECKS, "KVM_GET_CLOCK has no KVM_CLOCK_REALTIME: cannot ask for an exact step");
 		vm_free(vm);
@@ -969,41 +1027,47 @@ static void test_set_clock(void)
 		set_clock_rel(vm, step ? -STEP_NS : STEP_NS);
 		TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
 		s1 = uc_sample(&uc);
-		/* What passed in guest TSC between the two first page reads. */
-		elapsed = tsc_to_units(s1.tsc1 - s0.tsc1, khz);
-		pjump = (int64_t)(s1.t1 - s0.t1) - elapsed;
+		k1 = uc.args[5];
+		kjump = kvm_step(k0, k1, s0.tsc1, s1.tsc1, khz);
+		/* Page and kvmclock are read at the same TSC (tsc1). */
+		pjump = (int64_t)(s1.t1 - s0.t1) - (int64_t)(k1 - k0) / 100;
 		/* The MSR reads sit somewhere inside their page brackets. */
-		mjump = (int64_t)(s1.m - s0.m) - elapsed;
+		mjump = (int64_t)(s1.m - s0.m) - (int64_t)(k1 - k0) / 100;
 		unc = (int64_t)((s0.t2 - s0.t1) + (s1.t2 - s1.t1));
-		tap_diag("%s: sequence %#lx -> %#lx, %ld units of guest TSC passed, page jumped %+ld, MSR jumped %+ld (+-%ld bracket), MSR vs page after: %lu outside",
-			 dir, s0.seq, s1.seq, elapsed, pjump, mjump, unc,
+		tap_diag("%s: sequence %#lx -> %#lx, kvmclock stepped %+ld units (asked %+ld), page %+ld and MSR %+ld (+-%ld bracket) off that step, MSR vs page after: %lu outside",
+			 dir, s0.seq, s1.seq, kjump, want, pjump, mjump, unc,
 			 sample_dist(&s1));
 		tap_ok(s1.seq != s0.seq && s1.seq && s1.seq != 0xffffffff,
 		       "KVM_SET_CLOCK %s: the page sequence changes (%#lx -> %#lx)",
 		       dir, s0.seq, s1.seq);
-		tap_ok(abs64(pjump - want) <= AGREE_UNITS,
-		       "KVM_SET_CLOCK %s: the page jumps %+ld units (asked %+ld, +-%d)",
-		       dir, pjump, want, AGREE_UNITS);
-		tap_ok(abs64(mjump - want) <= AGREE_UNITS + unc,
-		       "KVM_SET_CLOCK %s: TIME_REF_COUNT jumps %+ld units (asked %+ld, +-%d + %ld bracket)",
-		       dir, mjump, want, AGREE_UNITS, unc);
+		tap_ok(abs64(kjump - want) <= STEP_SLACK &&
+		       abs64(pjump) <= AGREE_UNITS,
+		       "KVM_SET_CLOCK %s: the page takes kvmclock's step %+ld (asked %+ld, +-%ld) to within %+ld units (+-%d)",
+		       dir, kjump, want, STEP_SLACK, pjump, AGREE_UNITS);
+		tap_ok(abs64(kjump - want) <= STEP_SLACK &&
+		       abs64(mjump) <= AGREE_UNITS + unc,
+		       "KVM_SET_CLOCK %s: TIME_REF_COUNT takes kvmclock's step %+ld to within %+ld units (+-%d + %ld bracket)",
+		       dir, kjump, mjump, AGREE_UNITS, unc);
 		tap_ok(sample_dist(&s1) <= AGREE_UNITS,
 		       "KVM_SET_CLOCK %s: MSR %lu and page [%lu, %lu] agree within %d units (%lu outside)",
 		       dir, s1.m, s1.t1, s1.t2, AGREE_UNITS, sample_dist(&s1));
 		s0 = s1;
+		k0 = k1;
 	}
 	vm_free(vm);
 }
 
 /* The same steps with the page disabled: the MSR alone must follow. */
-static void setclock_msr_guest(uint64_t gpa)
+static void setclock_msr_guest(uint64_t gpa, uint64_t kvgpa)
 {
+	const struct pvclock_area *kv = (const void *)kvgpa;
 	struct msr_at a;
 
+	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, kvgpa | 1);
 	wrmsr(MSR_REF_TSC, gpa);	/* disabled */
 	for (;;) {
 		a = msr_at_tsc();
-		GUEST_SYNC(a.tsc_mid, a.width, a.m);
+		GUEST_SYNC(a.tsc_mid, a.width, a.m, kvmclock_at(kv, a.tsc_mid));
 	}
 }
 
@@ -1014,19 +1078,15 @@ static void test_set_clock_msr(void)
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
 	struct ucall uc;
-	uint64_t gpa, khz, a0[3], a1[3];
-	int64_t elapsed, mjump, unc;
+	uint64_t khz, a0[4], a1[4];
+	int64_t kjump, mjump, unc;
 	int step;
 
 	if (hv_env == HV_PLAIN || !masterclock_ok) {
 		skip_n(CLOCK_MSR_CHECKS, hv_env == HV_PLAIN ? NO_MODULE : NO_MASTERCLOCK);
 		return;
 	}
-	vm = vm_create_with_vcpus(1, setclock_msr_guest, &vcpu);
-	vcpu_set_hv(vcpu);
-	vcpu_wrmsr(vcpu, HVL_MSR_GUEST_OS_ID, OS_ID);
-	gpa = vm_alloc(vm, HVL_PAGE_SIZE);
-	vcpu_args_set(vcpu, 1, gpa);
+	vm = setclock_vm(setclock_msr_guest, &vcpu);
 	khz = vcpu_tsc_khz(vcpu);
 	TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
 	memcpy(a0, uc.args, sizeof(a0));
@@ -1042,12 +1102,15 @@ static void test_set_clock_msr(void)
 		set_clock_rel(vm, step ? -STEP_NS : STEP_NS);
 		TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
 		memcpy(a1, uc.args, sizeof(a1));
-		elapsed = tsc_to_units(a1[0] - a0[0], khz);
-		mjump = (int64_t)(a1[2] - a0[2]) - elapsed;
+		kjump = kvm_step(a0[3], a1[3], a0[0], a1[0], khz);
+		/* kvmclock is read at the middle of the MSR's TSC bracket. */
+		mjump = (int64_t)(a1[2] - a0[2]) - (int64_t)(a1[3] - a0[3]) / 100;
 		unc = tsc_to_units((a0[1] + a1[1]) / 2, khz);
-		tap_ok(abs64(mjump - want) <= AGREE_UNITS + unc,
-		       "page disabled, KVM_SET_CLOCK %s: TIME_REF_COUNT jumps %+ld units (asked %+ld, +-%d + %ld read bracket; %lu -> %lu over %ld units of TSC)",
-		       dir, mjump, want, AGREE_UNITS, unc, a0[2], a1[2], elapsed);
+		tap_ok(abs64(kjump - want) <= STEP_SLACK &&
+		       abs64(mjump) <= AGREE_UNITS + unc,
+		       "page disabled, KVM_SET_CLOCK %s: TIME_REF_COUNT takes kvmclock's step %+ld (asked %+ld, +-%ld) to within %+ld units (+-%d + %ld read bracket; %lu -> %lu)",
+		       dir, kjump, want, STEP_SLACK, mjump, AGREE_UNITS, unc,
+		       a0[2], a1[2]);
 		memcpy(a0, a1, sizeof(a0));
 	}
 	vm_free(vm);
