@@ -5,154 +5,17 @@
  * overcommit case it exists for: 4 vCPUs pinned to one host CPU taking turns
  * on a guest spinlock whose holder gets preempted. With notification after
  * a few spins the same work needs less host CPU time than plain spinning.
+ * The overcommit scenario is in lib/overcommit.c, shared with bench_spin.
  */
-#include <pthread.h>
-#include <sched.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <sys/ioctl.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "kvm_util.h"
 #include "hvl_abi.h"
+#include "overcommit.h"
 
-#define NR_VCPUS	4
-#define ROUNDS		200	/* lock acquisitions per vCPU */
-#define HOLD_LOOPS	20000	/* work inside the critical section */
-#define SPIN_RETRIES	64	/* spins before notifying */
-
-static uint64_t lock_word;
-static uint64_t shared_counter;
-static uint64_t notify;		/* 0: spin only, 1: notify the hypervisor */
-static uint64_t notifications;
-
-static uint64_t hypercall(uint64_t control)
-{
-	uint64_t status = 0;
-
-	GUEST_ASSERT_EQ(vmmcall_safe(control, 0, 0, &status), 0);
-	return status;
-}
-
-static void spin_lock(void)
-{
-	uint64_t spins = 0;
-
-	while (__atomic_exchange_n(&lock_word, 1, __ATOMIC_ACQUIRE)) {
-		while (*(volatile uint64_t *)&lock_word) {
-			if (notify && ++spins >= SPIN_RETRIES) {
-				GUEST_ASSERT_EQ(hypercall(HVL_HC_NOTIFY_LONG_SPIN_WAIT),
-						HVL_STATUS_SUCCESS);
-				__atomic_fetch_add(&notifications, 1,
-						   __ATOMIC_RELAXED);
-				spins = 0;
-			}
-		}
-	}
-}
-
-static void lock_guest(uint64_t id)
-{
-	volatile uint64_t x = 0;
-	uint64_t i, j;
-
-	if (id == 0)
-		GUEST_ASSERT_EQ(wrmsr_safe(HVL_MSR_GUEST_OS_ID, 0x8100ull << 48), 0);
-	GUEST_SYNC(0);
-	for (i = 0; i < ROUNDS; i++) {
-		spin_lock();
-		/* Not atomic on purpose: the lock must protect it. */
-		shared_counter++;
-		for (j = 0; j < HOLD_LOOPS; j++)
-			x += j;
-		__atomic_store_n(&lock_word, 0, __ATOMIC_RELEASE);
-	}
-	GUEST_DONE();
-}
-
-static void vcpu_set_hv_cpuid(struct kvm_vcpu *vcpu, uint32_t retries)
-{
-	struct {
-		struct kvm_cpuid2 hdr;
-		struct kvm_cpuid_entry2 e[16];
-	} c = { .hdr.nent = 16 };
-	unsigned int i;
-
-	TEST_ASSERT(!ioctl(kvm_fd(), KVM_GET_SUPPORTED_HV_CPUID, &c),
-		    "KVM_GET_SUPPORTED_HV_CPUID");
-	for (i = 0; i < c.hdr.nent; i++) {
-		if (c.e[i].function == HVL_CPUID_ENLIGHTENMENTS)
-			c.e[i].ebx = retries;
-		vcpu_set_cpuid_entry(vcpu, &c.e[i]);
-	}
-}
-
-static uint64_t thread_cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-struct runner {
-	struct kvm_vcpu *vcpu;
-	uint64_t cpu_ns;
-};
-
-static void *run_pinned(void *arg)
-{
-	struct runner *r = arg;
-	cpu_set_t one;
-	uint64_t t0;
-
-	CPU_ZERO(&one);
-	CPU_SET(0, &one);
-	TEST_ASSERT(!sched_setaffinity(0, sizeof(one), &one), "pin to CPU 0");
-	t0 = thread_cpu_ns();
-	TEST_ASSERT_EQ(vcpu_run(r->vcpu, NULL), UCALL_DONE);
-	r->cpu_ns = thread_cpu_ns() - t0;
-	return NULL;
-}
-
-/* One overcommitted run; returns the vCPU threads' host CPU time. */
-static uint64_t overcommit_run(bool with_notify, uint64_t *counter,
-			       uint64_t *nr_notify)
-{
-	struct runner run[NR_VCPUS];
-	struct kvm_vcpu *vcpus[NR_VCPUS];
-	pthread_t threads[NR_VCPUS];
-	struct kvm_vm *vm;
-	uint64_t total = 0;
-	int i;
-
-	vm = vm_create_with_vcpus(NR_VCPUS, lock_guest, vcpus);
-	notify = with_notify;
-	sync_global_to_guest(vm, notify);
-	for (i = 0; i < NR_VCPUS; i++) {
-		vcpu_args_set(vcpus[i], 1, (uint64_t)i);
-		vcpu_set_hv_cpuid(vcpus[i], SPIN_RETRIES);
-	}
-	/* vCPU 0 sets the guest OS ID first, which enables hypercalls. */
-	TEST_ASSERT_EQ(vcpu_run(vcpus[0], NULL), UCALL_SYNC);
-	for (i = 1; i < NR_VCPUS; i++)
-		TEST_ASSERT_EQ(vcpu_run(vcpus[i], NULL), UCALL_SYNC);
-	for (i = 0; i < NR_VCPUS; i++) {
-		run[i].vcpu = vcpus[i];
-		pthread_create(&threads[i], NULL, run_pinned, &run[i]);
-	}
-	for (i = 0; i < NR_VCPUS; i++) {
-		pthread_join(threads[i], NULL);
-		total += run[i].cpu_ns;
-	}
-	sync_global_from_guest(vm, shared_counter);
-	sync_global_from_guest(vm, notifications);
-	*counter = shared_counter;
-	*nr_notify = notifications;
-	vm_free(vm);
-	return total;
-}
+#define NR_VCPUS	OVERCOMMIT_VCPUS
+#define ROUNDS		OVERCOMMIT_ROUNDS
+#define SPIN_RETRIES	OVERCOMMIT_SPIN_RETRIES
 
 /* Guest for the input checks: each call's status goes back via SYNC. */
 static void status_guest(void)
@@ -169,7 +32,7 @@ static void status_guest(void)
 
 	GUEST_ASSERT_EQ(wrmsr_safe(HVL_MSR_GUEST_OS_ID, 0x8100ull << 48), 0);
 	for (i = 0; i < ARRAY_SIZE(ctl); i++)
-		GUEST_SYNC(hypercall(ctl[i]));
+		GUEST_SYNC(guest_hypercall(ctl[i]));
 	GUEST_DONE();
 }
 
@@ -273,8 +136,8 @@ int main(void)
 
 	test_smp();
 
-	spin_ns = overcommit_run(false, &c1, &n1);
-	notify_ns = overcommit_run(true, &c2, &n2);
+	spin_ns = overcommit_run(false, ROUNDS, &c1, &n1);
+	notify_ns = overcommit_run(true, ROUNDS, &c2, &n2);
 	tap_ok(c1 == NR_VCPUS * ROUNDS && c2 == NR_VCPUS * ROUNDS,
 	       "the lock held: %llu and %llu of %d increments",
 	       (unsigned long long)c1, (unsigned long long)c2,

@@ -50,6 +50,7 @@
 #include <asm/kvm_para.h>
 
 #include "kvm_util.h"
+#include "apic.h"
 #include "hvl_abi.h"
 
 /* ---- environment (same helper in every hv_*.c) ---- */
@@ -208,25 +209,6 @@ static uint64_t vm_debugfs_exits(struct kvm_vm *vm)
 
 /* ---- guest: the local APIC ---- */
 
-#define APIC_MMIO	0xfee00000ull
-#define APIC_ID		0x20
-#define APIC_TASKPRI	0x80
-#define APIC_EOI	0xb0
-#define APIC_SPIV	0xf0
-#define APIC_ISR	0x100
-#define APIC_IRR	0x200
-#define APIC_ICR	0x300
-#define APIC_ICR2	0x310
-#define APIC_LVTT	0x320
-#define APIC_TMICT	0x380
-#define APIC_TDCR	0x3e0
-#define APIC_LVT_MASKED	(1u << 16)
-#define APIC_TIMER_PERIODIC (1u << 17)
-#define APIC_BASE_EN	(1ull << 11)
-#define APIC_BASE_EXTD	(1ull << 10)
-#define ICR_SELF	(1ull << 18)	/* destination shorthand "self" */
-#define X2APIC_MSR(reg)	(0x800 + ((reg) >> 4))
-
 /* Vectors; the class (vector >> 4) matters for TPR and nesting. */
 #define V_WD		0x31	/* SMP watchdog timer */
 #define V_TPR_LOW	0x45
@@ -239,44 +221,6 @@ static uint64_t vm_debugfs_exits(struct kvm_vm *vm)
 #define V_NEST_HIGH	0x90
 
 #define MAX_CPUS	4
-
-/* One APIC mode per VM: 0 xAPIC, 1 x2APIC. */
-static volatile uint64_t g_x2;
-
-static uint32_t apic_read(uint32_t reg)
-{
-	if (g_x2)
-		return rdmsr(X2APIC_MSR(reg));
-	return *(volatile uint32_t *)(APIC_MMIO + reg);
-}
-
-static void apic_write(uint32_t reg, uint32_t val)
-{
-	if (g_x2)
-		wrmsr(X2APIC_MSR(reg), val);
-	else
-		*(volatile uint32_t *)(APIC_MMIO + reg) = val;
-}
-
-/* The architectural 64-bit ICR. */
-static uint64_t apic_read_icr(void)
-{
-	if (g_x2)
-		return rdmsr(X2APIC_MSR(APIC_ICR));
-	return (uint64_t)apic_read(APIC_ICR2) << 32 | apic_read(APIC_ICR);
-}
-
-static void apic_enable(uint64_t x2)
-{
-	uint64_t base = rdmsr(MSR_APIC_BASE) | APIC_BASE_EN;
-
-	g_x2 = x2;
-	if (x2)
-		base |= APIC_BASE_EXTD;
-	wrmsr(MSR_APIC_BASE, base);
-	apic_write(APIC_SPIV, 0x1ff);	/* software enable, spurious 0xff */
-	apic_write(APIC_TASKPRI, 0);
-}
 
 static bool apic_isr_bit(int vec)
 {
@@ -301,7 +245,7 @@ static uint32_t apic_isr_any(void)
 /* HV ICR value with a physical destination: xAPIC 63:56, x2APIC 63:32. */
 static uint64_t hv_icr_dest(uint32_t vec, uint32_t apic_id)
 {
-	return (g_x2 ? (uint64_t)apic_id << 32 : (uint64_t)apic_id << 56) | vec;
+	return (apic_x2 ? (uint64_t)apic_id << 32 : (uint64_t)apic_id << 56) | vec;
 }
 
 /* ---- guest: interrupt handlers and the EOI ---- */
@@ -313,14 +257,6 @@ static volatile uint64_t eoi_faults;
 static volatile uint64_t use_assist;
 static volatile uint32_t *assist_word;
 static volatile uint64_t assist_skips, assist_msr_eois;
-
-static inline bool test_and_clear_bit0(volatile uint32_t *p)
-{
-	bool old;
-
-	asm volatile("lock btrl $0, %0" : "+m"(*p), "=@ccc"(old) :: "memory");
-	return old;
-}
 
 static void hv_eoi(void)
 {

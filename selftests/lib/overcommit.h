@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The overcommit spinlock scenario HvNotifyLongSpinWait exists for, shared
+ * by the hv_spinlock test and the bench_spin benchmark: OVERCOMMIT_VCPUS
+ * vCPUs pinned to host CPU 0 take turns on a test-and-set lock in guest
+ * memory, so a waiter often spins while the holder is preempted.  With
+ * notification the waiters call the hypervisor after OVERCOMMIT_SPIN_RETRIES
+ * spins instead of burning their whole time slice.
+ */
+#ifndef HVL_OVERCOMMIT_H
+#define HVL_OVERCOMMIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kvm_util.h"
+
+#define OVERCOMMIT_VCPUS	4
+#define OVERCOMMIT_ROUNDS	200	/* hv_spinlock's lock acquisitions per vCPU */
+#define OVERCOMMIT_SPIN_RETRIES	64	/* spins before notifying */
+
+/* Guest: a hypercall without input or output; asserts it did not fault. */
+uint64_t guest_hypercall(uint64_t control);
+
+/*
+ * KVM_GET_SUPPORTED_HV_CPUID with the spin retry count (CPUID 0x40000004
+ * EBX) replaced by retries, applied to the vCPU.
+ */
+void vcpu_set_hv_cpuid(struct kvm_vcpu *vcpu, uint32_t retries);
+
+/* CLOCK_THREAD_CPUTIME_ID of the calling thread, in ns. */
+uint64_t thread_cpu_ns(void);
+
+/*
+ * One overcommitted run in a fresh VM: each vCPU takes the lock rounds
+ * times.  Returns the vCPU threads' summed host CPU time in ns; *counter is
+ * the number of critical sections the guest completed (OVERCOMMIT_VCPUS *
+ * rounds if the lock held), *nr_notify the number of notifications.
+ * Without KVM_CAP_HYPERV_CPUID (plain KVM) the vCPUs get no Hyper-V CPUID
+ * and only with_notify == false works.
+ */
+uint64_t overcommit_run(bool with_notify, uint64_t rounds, uint64_t *counter,
+			uint64_t *nr_notify);
+
+#endif
