@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "kvm_util.h"
+#include "hv.h"
 #include "apic.h"
 #include "hvl_abi.h"
 
@@ -178,20 +179,6 @@ static int cmp_u64(const void *a, const void *b)
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
 	return x < y ? -1 : x > y;
-}
-
-static void vcpu_set_hv_cpuid(struct kvm_vcpu *vcpu)
-{
-	struct {
-		struct kvm_cpuid2 hdr;
-		struct kvm_cpuid_entry2 e[16];
-	} c = { .hdr.nent = 16 };
-	unsigned int i;
-
-	TEST_ASSERT(!ioctl(kvm_fd(), KVM_GET_SUPPORTED_HV_CPUID, &c),
-		    "KVM_GET_SUPPORTED_HV_CPUID");
-	for (i = 0; i < c.hdr.nent; i++)
-		vcpu_set_cpuid_entry(vcpu, &c.e[i]);
 }
 
 static uint64_t cycles[OP_NR][REPS], exits[OP_NR][REPS];

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "kvm_util.h"
+#include "hv.h"
 #include "hvl_abi.h"
 
 #define NR_VCPUS	4
@@ -126,24 +127,6 @@ static void *run_vcpu(void *arg)
 	return NULL;
 }
 
-static void vcpu_set_hv_cpuid(struct kvm_vcpu *vcpu)
-{
-	struct {
-		struct kvm_cpuid2 hdr;
-		struct kvm_cpuid_entry2 e[16];
-	} c = { .hdr.nent = 16 };
-	unsigned int i;
-
-	TEST_ASSERT(!ioctl(kvm_fd(), KVM_GET_SUPPORTED_HV_CPUID, &c),
-		    "KVM_GET_SUPPORTED_HV_CPUID");
-	for (i = 0; i < c.hdr.nent; i++) {
-		/* What QEMU's hv_spinlocks=0x1fff puts there. */
-		if (c.e[i].function == HVL_CPUID_ENLIGHTENMENTS)
-			c.e[i].ebx = 0x1fff;
-		vcpu_set_cpuid_entry(vcpu, &c.e[i]);
-	}
-}
-
 /* The module's per-VM debugfs file, found in KVM's directory for this VM. */
 static void print_module_counters(void)
 {
@@ -191,7 +174,8 @@ int main(void)
 	vm = vm_create_with_vcpus(NR_VCPUS, guest_main, vcpus);
 	for (i = 0; i < NR_VCPUS; i++) {
 		vcpu_args_set(vcpus[i], 1, (uint64_t)i);
-		vcpu_set_hv_cpuid(vcpus[i]);
+		/* What QEMU's hv_spinlocks=0x1fff puts there. */
+		vcpu_set_hv_cpuid_retries(vcpus[i], 0x1fff);
 	}
 	/* vCPU 0 sets up the partition before the others go on. */
 	TEST_ASSERT_EQ(vcpu_run(vcpus[0], NULL), UCALL_SYNC);

@@ -52,7 +52,7 @@ static void test_status(uint32_t retries, bool enforce, const uint64_t *want,
 	if (enforce)
 		TEST_ASSERT(!vcpu_enable_cap(vcpu, KVM_CAP_HYPERV_ENFORCE_CPUID, 1),
 			    "KVM_CAP_HYPERV_ENFORCE_CPUID");
-	vcpu_set_hv_cpuid(vcpu, retries);
+	vcpu_set_hv_cpuid_retries(vcpu, retries);
 	for (i = 0; i < ARRAY_SIZE(names); i++) {
 		TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
 		tap_ok(uc.args[0] == want[i], "%s, %s: status %llu (want %llu)",
@@ -91,7 +91,7 @@ static void test_smp(void)
 	vm = vm_create_with_vcpus(NR_VCPUS, smp_guest, vcpus);
 	for (i = 0; i < NR_VCPUS; i++) {
 		vcpu_args_set(vcpus[i], 1, (uint64_t)i);
-		vcpu_set_hv_cpuid(vcpus[i], SPIN_RETRIES);
+		vcpu_set_hv_cpuid_retries(vcpus[i], SPIN_RETRIES);
 	}
 	/* Every vCPU's first read, then every second read: all later. */
 	for (i = 0; i < NR_VCPUS; i++) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "kvm_util.h"
+#include "hv.h"
 #include "hvl_abi.h"
 
 static const char *const hooked[] = {
@@ -87,21 +88,6 @@ static int hooks_active(void)
 	}
 	fclose(f);
 	return found;
-}
-
-/* Give a vCPU the Hyper-V leaves the supported-CPUID ioctl reports. */
-static void vcpu_set_hv_cpuid(struct kvm_vcpu *vcpu)
-{
-	struct {
-		struct kvm_cpuid2 hdr;
-		struct kvm_cpuid_entry2 e[16];
-	} c = { .hdr.nent = 16 };
-	unsigned int i;
-
-	TEST_ASSERT(!ioctl(kvm_fd(), KVM_GET_SUPPORTED_HV_CPUID, &c),
-		    "KVM_GET_SUPPORTED_HV_CPUID");
-	for (i = 0; i < c.hdr.nent; i++)
-		vcpu_set_cpuid_entry(vcpu, &c.e[i]);
 }
 
 /* An ordinary guest: Hyper-V MSRs #GP, VMMCALL is KVM's hypercall. */

@@ -64,23 +64,6 @@ static void lock_guest(uint64_t id, uint64_t rounds, uint64_t hyperv)
 	GUEST_DONE();
 }
 
-void vcpu_set_hv_cpuid(struct kvm_vcpu *vcpu, uint32_t retries)
-{
-	struct {
-		struct kvm_cpuid2 hdr;
-		struct kvm_cpuid_entry2 e[16];
-	} c = { .hdr.nent = 16 };
-	unsigned int i;
-
-	TEST_ASSERT(!ioctl(kvm_fd(), KVM_GET_SUPPORTED_HV_CPUID, &c),
-		    "KVM_GET_SUPPORTED_HV_CPUID");
-	for (i = 0; i < c.hdr.nent; i++) {
-		if (c.e[i].function == HVL_CPUID_ENLIGHTENMENTS)
-			c.e[i].ebx = retries;
-		vcpu_set_cpuid_entry(vcpu, &c.e[i]);
-	}
-}
-
 uint64_t thread_cpu_ns(void)
 {
 	struct timespec ts;
@@ -128,7 +111,7 @@ uint64_t overcommit_run(bool with_notify, uint64_t rounds, uint64_t *counter,
 	for (i = 0; i < OVERCOMMIT_VCPUS; i++) {
 		vcpu_args_set(vcpus[i], 3, i, rounds, hyperv);
 		if (hyperv)
-			vcpu_set_hv_cpuid(vcpus[i], OVERCOMMIT_SPIN_RETRIES);
+			vcpu_set_hv_cpuid_retries(vcpus[i], OVERCOMMIT_SPIN_RETRIES);
 	}
 	/* vCPU 0 sets the guest OS ID first, which enables hypercalls. */
 	TEST_ASSERT_EQ(vcpu_run(vcpus[0], NULL), UCALL_SYNC);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "kvm_util.h"
+#include "hv.h"
 
 #define OVERCOMMIT_VCPUS	4
 #define OVERCOMMIT_ROUNDS	200	/* hv_spinlock's lock acquisitions per vCPU */
@@ -21,12 +22,6 @@
 
 /* Guest: a hypercall without input or output; asserts it did not fault. */
 uint64_t guest_hypercall(uint64_t control);
-
-/*
- * KVM_GET_SUPPORTED_HV_CPUID with the spin retry count (CPUID 0x40000004
- * EBX) replaced by retries, applied to the vCPU.
- */
-void vcpu_set_hv_cpuid(struct kvm_vcpu *vcpu, uint32_t retries);
 
 /* CLOCK_THREAD_CPUTIME_ID of the calling thread, in ns. */
 uint64_t thread_cpu_ns(void);
