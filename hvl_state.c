@@ -58,6 +58,8 @@ struct hvl_vm *hvl_state_vm_find(struct kvm *kvm)
 static int hvl_state_show(struct seq_file *m, void *unused)
 {
 	struct hvl_vm *vm = m->private;
+	struct hvl_vcpu *hv;
+	unsigned long idx;
 	int i;
 
 	seq_printf(m, "guest_os_id: 0x%llx\n", READ_ONCE(vm->guest_os_id));
@@ -67,6 +69,14 @@ static int hvl_state_show(struct seq_file *m, void *unused)
 	for (i = 0; i < HVL_STAT_NR; i++)
 		seq_printf(m, "%s: %lld\n", hvl_stat_names[i],
 			   atomic64_read(&vm->stats[i]));
+	/* Entries are freed after a grace period: stay inside one. */
+	rcu_read_lock();
+	xa_for_each(&vm->vcpus, idx, hv) {
+		seq_printf(m, "vcpu%lu_vp_index: %u\n", idx, READ_ONCE(hv->vp_index));
+		seq_printf(m, "vcpu%lu_vp_assist: 0x%llx\n", idx,
+			   READ_ONCE(hv->vp_assist));
+	}
+	rcu_read_unlock();
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(hvl_state);

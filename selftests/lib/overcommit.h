@@ -26,15 +26,21 @@ uint64_t guest_hypercall(uint64_t control);
 /* CLOCK_THREAD_CPUTIME_ID of the calling thread, in ns. */
 uint64_t thread_cpu_ns(void);
 
+struct overcommit_result {
+	uint64_t cpu_ns;	/* the vCPU threads' summed host CPU time */
+	uint64_t counter;	/* critical sections the guest completed */
+	uint64_t notifications;	/* HvNotifyLongSpinWait calls */
+	uint64_t spins;		/* reads of a held lock, all vCPUs together */
+};
+
 /*
  * One overcommitted run in a fresh VM: each vCPU takes the lock rounds
- * times.  Returns the vCPU threads' summed host CPU time in ns; *counter is
- * the number of critical sections the guest completed (OVERCOMMIT_VCPUS *
- * rounds if the lock held), *nr_notify the number of notifications.
- * Without KVM_CAP_HYPERV_CPUID (plain KVM) the vCPUs get no Hyper-V CPUID
- * and only with_notify == false works.
+ * times; counter is OVERCOMMIT_VCPUS * rounds if the lock held. spins is
+ * the host CPU burnt waiting as a count, free of the time accounting
+ * noise of an emulated CPU. Without KVM_CAP_HYPERV_CPUID (plain KVM) the
+ * vCPUs get no Hyper-V CPUID and only with_notify == false works.
  */
-uint64_t overcommit_run(bool with_notify, uint64_t rounds, uint64_t *counter,
-			uint64_t *nr_notify);
+void overcommit_run(bool with_notify, uint64_t rounds,
+		    struct overcommit_result *res);
 
 #endif
