@@ -8,28 +8,40 @@
 #include <linux/uaccess.h>
 #include "hvl.h"
 
-/* A vCPU is a Hyper-V guest when its VMM set 0x40000001.EAX = "Hv#1". */
-bool hvl_cpuid_is_hv_guest(struct kvm_vcpu *vcpu)
+/*
+ * A vCPU is a Hyper-V guest when its VMM set 0x40000001.EAX = "Hv#1". KVM
+ * refuses CPUID changes once a vCPU has run, so remember the answer in the
+ * vCPU's state (if it has any) instead of walking its CPUID on every exit.
+ * Only the vCPU's own thread, holding vcpu->mutex, gets here.
+ */
+bool hvl_cpuid_is_hv_guest(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv)
 {
 	struct kvm_cpuid_entry2 *e;
+	bool hv_guest;
 
+	if (hv && hv->cpuid_known)
+		return hv->hv_guest;
 	e = kvm_find_cpuid_entry(vcpu, HVL_CPUID_INTERFACE);
-	return e && e->eax == HVL_SIGNATURE_HV1;
+	hv_guest = e && e->eax == HVL_SIGNATURE_HV1;
+	if (hv && hvl_compat_vcpu_has_run(vcpu)) {
+		hv->hv_guest = hv_guest;
+		hv->cpuid_known = true;
+	}
+	return hv_guest;
 }
 
-bool hvl_cpuid_enforced(struct kvm_vcpu *vcpu)
+/* Enforcement is per-vCPU state: a vCPU without any (NULL) has it off. */
+bool hvl_cpuid_enforced(const struct hvl_vcpu *hv)
 {
-	struct hvl_vcpu *hv = hvl_state_vcpu_find(vcpu);
-
 	return hv && hv->enforce_cpuid;
 }
 
 /* Under enforcement, only what the VMM put in 0x40000003.EAX is usable. */
-bool hvl_cpuid_allowed(struct kvm_vcpu *vcpu, u32 feature)
+bool hvl_cpuid_allowed(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 feature)
 {
 	struct kvm_cpuid_entry2 *e;
 
-	if (!hvl_cpuid_enforced(vcpu))
+	if (!hvl_cpuid_enforced(hv))
 		return true;
 	e = kvm_find_cpuid_entry(vcpu, HVL_CPUID_FEATURES);
 	return e && (e->eax & feature);

@@ -6,14 +6,13 @@
 #include <asm/processor.h>
 #include "hvl.h"
 
-int hvl_hypercall_set_guest_os_id(struct kvm_vcpu *vcpu, u64 data, bool host)
+int hvl_hypercall_set_guest_os_id(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
+				  u64 data)
 {
-	struct hvl_vm *vm;
-
 	/* Zero is what a VM without state reads; a VMM writes it at reset. */
-	if (!data && !hvl_state_vm_find(vcpu->kvm))
+	if (!data && !vm)
 		return 0;
-	vm = hvl_state_vm_get(vcpu->kvm);
+	vm = vm ?: hvl_state_vm_get(vcpu->kvm);
 	if (!vm)
 		return -ENOMEM;
 	mutex_lock(&vm->lock);
@@ -37,16 +36,14 @@ static void hvl_hypercall_page_fill(u8 *insn)
 	insn[3] = 0xc3;	/* ret */
 }
 
-int hvl_hypercall_set_msr(struct kvm_vcpu *vcpu, u64 data, bool host)
+int hvl_hypercall_set_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u64 data)
 {
 	u8 insn[HVL_HCPAGE_LEN];
-	struct hvl_vm *vm;
 	int r = 0;
 
 	if (data & HVL_HYPERCALL_RSVD)
 		return -EINVAL;
 	/* Without a guest OS ID the write is dropped, as in-tree KVM does. */
-	vm = hvl_state_vm_find(vcpu->kvm);
 	if (!vm)
 		return 0;
 	mutex_lock(&vm->lock);
@@ -75,11 +72,15 @@ bool hvl_hypercall_owned(struct kvm_vcpu *vcpu)
 {
 	struct hvl_vm *vm;
 
-	if (hvl_compat_xen_hypercall(vcpu->kvm) ||
-	    !hvl_cpuid_is_hv_guest(vcpu))
+	if (hvl_compat_xen_hypercall(vcpu->kvm))
 		return false;
+	/*
+	 * The state first: a VM that never used Hyper-V has none, and its
+	 * KVM hypercalls then skip the walk of the vCPU's CPUID.
+	 */
 	vm = hvl_state_vm_find(vcpu->kvm);
-	return vm && READ_ONCE(vm->guest_os_id);
+	return vm && READ_ONCE(vm->guest_os_id) &&
+	       hvl_cpuid_is_hv_guest(vcpu, hvl_state_vcpu_find_in(vm, vcpu));
 }
 
 /* The one place a hypercall's -errno becomes an HV_STATUS code. */
@@ -98,23 +99,26 @@ static u16 hvl_hypercall_status(int err)
 	return HVL_STATUS_INVALID_PARAMETER;
 }
 
-static int hvl_hypercall_dispatch(struct kvm_vcpu *vcpu,
+static int hvl_hypercall_dispatch(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 				  const struct hvl_hc_input *in)
 {
+	struct hvl_vcpu *hv = hvl_state_vcpu_find_in(vm, vcpu);
+
 	/* Access before input validation, in in-tree KVM's order. */
 	if (in->code == HVL_HC_NOTIFY_LONG_SPIN_WAIT &&
-	    !hvl_spinlock_allowed(vcpu))
+	    !hvl_spinlock_allowed(vcpu, hv))
 		return -EACCES;
 	if (in->rsvd)
 		return -EINVAL;
 
 	switch (in->code) {
 	case HVL_HC_NOTIFY_LONG_SPIN_WAIT:
-		return hvl_spinlock_notify(vcpu, in);
+		return hvl_spinlock_notify(vcpu, vm, in);
 	}
 	return -EOPNOTSUPP;
 }
 
+/* The VM's state is looked up once per hypercall and handed down. */
 int hvl_hypercall_handle(struct kvm_vcpu *vcpu)
 {
 	struct hvl_vm *vm = hvl_state_vm_find(vcpu->kvm);
@@ -137,7 +141,7 @@ int hvl_hypercall_handle(struct kvm_vcpu *vcpu)
 				      hvl_compat_reg_read(vcpu, VCPU_REGS_RAX));
 	in = hvl_hc_decode(param);
 
-	status = hvl_hypercall_status(hvl_hypercall_dispatch(vcpu, &in));
+	status = hvl_hypercall_status(hvl_hypercall_dispatch(vcpu, vm, &in));
 	hvl_state_count(vm, HVL_STAT_HYPERCALL);
 	if (status != HVL_STATUS_SUCCESS)
 		hvl_state_count(vm, HVL_STAT_HYPERCALL_FAILED);

@@ -38,29 +38,32 @@ static u32 hvl_msr_feature(u32 msr)
 	return 0;
 }
 
-/*
- * Own an offered MSR for the host always (that is migration) and for a
- * Hyper-V guest; any other guest gets KVM's answer, a #GP.
- */
-bool hvl_msr_owned(struct kvm_vcpu *vcpu, u32 msr, bool host)
+/* An MSR we may own: offered, and not the VMM's Xen hypercall MSR. */
+bool hvl_msr_offered(struct kvm_vcpu *vcpu, u32 msr)
 {
-	if (!(hvl_msr_feature(msr) & hvl_cpuid_features))
-		return false;
-	if (hvl_compat_xen_msr(vcpu->kvm, msr))
-		return false;
-	return host || hvl_cpuid_is_hv_guest(vcpu);
+	return (hvl_msr_feature(msr) & hvl_cpuid_features) &&
+	       !hvl_compat_xen_msr(vcpu->kvm, msr);
 }
 
-static int hvl_msr_set_vp_index(struct kvm_vcpu *vcpu, u64 data, bool host)
+/*
+ * Own an offered MSR for the host always (that is migration) and for a
+ * Hyper-V guest; any other guest gets KVM's answer for an MSR it does not
+ * know (a #GP, unless KVM's ignore_msrs says otherwise).
+ */
+static bool hvl_msr_owned(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv,
+			  bool host)
 {
-	struct hvl_vcpu *hv;
+	return host || hvl_cpuid_is_hv_guest(vcpu, hv);
+}
 
+static int hvl_msr_set_vp_index(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv,
+				u64 data, bool host)
+{
 	/* The guest may only read its VP index. */
 	if (!host)
 		return -EPERM;
 	if (data >= KVM_MAX_VCPUS)
 		return -EINVAL;
-	hv = hvl_state_vcpu_find(vcpu);
 	if (!hv && data == vcpu->vcpu_idx)
 		return 0;
 	hv = hv ?: hvl_state_vcpu_get(vcpu);
@@ -70,67 +73,74 @@ static int hvl_msr_set_vp_index(struct kvm_vcpu *vcpu, u64 data, bool host)
 	return 0;
 }
 
-static u64 hvl_msr_get_vp_index(struct kvm_vcpu *vcpu)
+/*
+ * Account an access; an error becomes KVM's "1": #GP or a failed ioctl.
+ * vm is the state looked up on entry; the access may have created it.
+ */
+static int hvl_msr_done(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
+			enum hvl_stat stat, int err)
 {
-	struct hvl_vcpu *hv = hvl_state_vcpu_find(vcpu);
-
-	return hv ? READ_ONCE(hv->vp_index) : vcpu->vcpu_idx;
-}
-
-/* Account an access; an error becomes KVM's "1": #GP or a failed ioctl. */
-static int hvl_msr_done(struct kvm_vcpu *vcpu, enum hvl_stat stat, int err)
-{
-	struct hvl_vm *vm = hvl_state_vm_find(vcpu->kvm);
-
+	vm = vm ?: hvl_state_vm_find(vcpu->kvm);
 	hvl_state_count(vm, stat);
 	if (err)
 		hvl_state_count(vm, HVL_STAT_MSR_GP);
 	return err ? 1 : 0;
 }
 
+/*
+ * Look the VM's and the vCPU's state up once per access and hand it down:
+ * an MSR exit is a hot path, and each lookup is an RCU hash walk.
+ */
 int hvl_msr_set(struct kvm_vcpu *vcpu, struct msr_data *msr)
 {
+	struct hvl_vm *vm = hvl_state_vm_find(vcpu->kvm);
+	struct hvl_vcpu *hv = hvl_state_vcpu_find_in(vm, vcpu);
 	bool host = msr->host_initiated;
 	int r;
 
-	if (!host && !hvl_cpuid_allowed(vcpu, hvl_msr_feature(msr->index)))
-		return hvl_msr_done(vcpu, HVL_STAT_MSR_WRITE, -EACCES);
+	if (!hvl_msr_owned(vcpu, hv, host))
+		return HVL_COMPAT_MSR_UNSUPPORTED;
+	if (!host && !hvl_cpuid_allowed(vcpu, hv, hvl_msr_feature(msr->index)))
+		return hvl_msr_done(vcpu, vm, HVL_STAT_MSR_WRITE, -EACCES);
 
 	switch (msr->index) {
 	case HVL_MSR_GUEST_OS_ID:
-		r = hvl_hypercall_set_guest_os_id(vcpu, msr->data, host);
+		r = hvl_hypercall_set_guest_os_id(vcpu, vm, msr->data);
 		break;
 	case HVL_MSR_HYPERCALL:
-		r = hvl_hypercall_set_msr(vcpu, msr->data, host);
+		r = hvl_hypercall_set_msr(vcpu, vm, msr->data);
 		break;
 	case HVL_MSR_VP_INDEX:
-		r = hvl_msr_set_vp_index(vcpu, msr->data, host);
+		r = hvl_msr_set_vp_index(vcpu, hv, msr->data, host);
 		break;
 	case HVL_MSR_TIME_REF_COUNT:
 	case HVL_MSR_REFERENCE_TSC:
-		r = hvl_reftime_set_msr(vcpu, msr->index, msr->data, host);
+		r = hvl_reftime_set_msr(vcpu, vm, msr->index, msr->data, host);
 		break;
 	case HVL_MSR_EOI:
 	case HVL_MSR_ICR:
 	case HVL_MSR_TPR:
 	case HVL_MSR_VP_ASSIST_PAGE:
-		r = hvl_vapic_set_msr(vcpu, msr->index, msr->data, host);
+		r = hvl_vapic_set_msr(vcpu, hv, msr->index, msr->data, host);
 		break;
 	default:
 		r = -EINVAL;
 		break;
 	}
-	return hvl_msr_done(vcpu, HVL_STAT_MSR_WRITE, r);
+	return hvl_msr_done(vcpu, vm, HVL_STAT_MSR_WRITE, r);
 }
 
 int hvl_msr_get(struct kvm_vcpu *vcpu, struct msr_data *msr)
 {
 	struct hvl_vm *vm = hvl_state_vm_find(vcpu->kvm);
+	struct hvl_vcpu *hv = hvl_state_vcpu_find_in(vm, vcpu);
+	bool host = msr->host_initiated;
 	int r = 0;
 
-	if (!msr->host_initiated &&
-	    !hvl_cpuid_allowed(vcpu, hvl_msr_feature(msr->index)))
-		return hvl_msr_done(vcpu, HVL_STAT_MSR_READ, -EACCES);
+	if (!hvl_msr_owned(vcpu, hv, host))
+		return HVL_COMPAT_MSR_UNSUPPORTED;
+	if (!host && !hvl_cpuid_allowed(vcpu, hv, hvl_msr_feature(msr->index)))
+		return hvl_msr_done(vcpu, vm, HVL_STAT_MSR_READ, -EACCES);
 
 	switch (msr->index) {
 	case HVL_MSR_GUEST_OS_ID:
@@ -140,23 +150,23 @@ int hvl_msr_get(struct kvm_vcpu *vcpu, struct msr_data *msr)
 		msr->data = vm ? READ_ONCE(vm->hypercall) : 0;
 		break;
 	case HVL_MSR_VP_INDEX:
-		msr->data = hvl_msr_get_vp_index(vcpu);
+		msr->data = hv ? READ_ONCE(hv->vp_index) : vcpu->vcpu_idx;
 		break;
 	case HVL_MSR_TIME_REF_COUNT:
 	case HVL_MSR_REFERENCE_TSC:
-		r = hvl_reftime_get_msr(vcpu, msr->index, &msr->data);
+		r = hvl_reftime_get_msr(vcpu, vm, msr->index, &msr->data);
 		break;
 	case HVL_MSR_EOI:
 	case HVL_MSR_ICR:
 	case HVL_MSR_TPR:
 	case HVL_MSR_VP_ASSIST_PAGE:
-		r = hvl_vapic_get_msr(vcpu, msr->index, &msr->data);
+		r = hvl_vapic_get_msr(vcpu, hv, msr->index, &msr->data);
 		break;
 	default:
 		r = -EINVAL;
 		break;
 	}
-	return hvl_msr_done(vcpu, HVL_STAT_MSR_READ, r);
+	return hvl_msr_done(vcpu, vm, HVL_STAT_MSR_READ, r);
 }
 
 /*

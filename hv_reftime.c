@@ -5,10 +5,13 @@
  * parameters), so that every vCPU reads one clock.
  *
  * The page is valid only while KVM's masterclock makes kvmclock a fixed
- * linear function of the guest TSC. KVM recomputes its parameters in
- * kvm_guest_time_update() on every clock change (masterclock update,
- * KVM_SET_CLOCK, TSC frequency change); an observer there queues task work
- * that rewrites the page before the vCPU next enters the guest.
+ * linear function of the guest TSC. Every change of that function (a
+ * masterclock update, KVM_SET_CLOCK) ends in kvm_end_pvclock_update(),
+ * which asks every vCPU to recompute its kvmclock parameters before it next
+ * enters the guest. An observer there queues task work on the vCPU thread
+ * doing the update; the work runs after that vCPU's recomputation and
+ * before its entry, and rewrites the page from the fresh parameters. In
+ * in-tree KVM, kvm_update_masterclock() requests the same page update.
  */
 #include <linux/kvm_host.h>
 #include <linux/task_work.h>
@@ -106,16 +109,28 @@ static void hvl_reftime_work(struct callback_head *cb)
 }
 
 /*
- * Observer of kvm_guest_time_update(), on the vCPU thread before KVM has
- * recomputed the clock; atomic. KVM checks for task work after that and
- * before entering the guest, so the work sees the new clock in time.
+ * Observer of kvm_end_pvclock_update(), before KVM lets vCPUs enter again;
+ * atomic, interrupts off. On a vCPU thread (a masterclock update) KVM
+ * recomputes this vCPU's clock next and then checks for task work before
+ * entering the guest, so the work sees the new clock in time. Elsewhere (a
+ * VMM's KVM_SET_CLOCK) there is no vCPU to run the work: have vCPU 0 do a
+ * masterclock update of its own, as a REFERENCE_TSC write does, which
+ * brings us back here on its thread.
  */
-void hvl_reftime_clock_update(struct kvm_vcpu *vcpu)
+void hvl_reftime_clock_update(struct kvm *kvm)
 {
-	struct hvl_vm *vm = hvl_state_vm_find(vcpu->kvm);
+	struct kvm_vcpu *vcpu = kvm_get_running_vcpu();
+	struct hvl_vm *vm = hvl_state_vm_find(kvm);
 
-	if (!vm || !(READ_ONCE(vm->reference_tsc) & HVL_REFTSC_ENABLE) ||
-	    atomic_xchg(&vm->tsc_work_pending, 1))
+	if (!vm || !(READ_ONCE(vm->reference_tsc) & HVL_REFTSC_ENABLE))
+		return;
+	if (!vcpu || vcpu->kvm != kvm) {
+		vcpu = kvm_get_vcpu(kvm, 0);
+		if (vcpu)
+			kvm_make_request(KVM_REQ_MASTERCLOCK_UPDATE, vcpu);
+		return;
+	}
+	if (atomic_xchg(&vm->tsc_work_pending, 1))
 		return;
 	WRITE_ONCE(vm->tsc_work_vcpu, vcpu);
 	kvm_get_kvm(vcpu->kvm);
@@ -166,19 +181,18 @@ static u64 hvl_reftime_now(struct kvm_vcpu *vcpu, struct hvl_vm *vm)
 	return ref;
 }
 
-int hvl_reftime_set_msr(struct kvm_vcpu *vcpu, u32 msr, u64 data, bool host)
+int hvl_reftime_set_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u32 msr,
+			u64 data, bool host)
 {
-	struct hvl_vm *vm;
-
 	if (msr == HVL_MSR_TIME_REF_COUNT)
 		/* Read-only; a VMM restoring it is ignored, as in-tree. */
 		return host ? 0 : -EPERM;
 
 	if (data & HVL_REFTSC_RSVD)
 		return -EINVAL;
-	if (!data && !hvl_state_vm_find(vcpu->kvm))
+	if (!data && !vm)
 		return 0;
-	vm = hvl_state_vm_get(vcpu->kvm);
+	vm = vm ?: hvl_state_vm_get(vcpu->kvm);
 	if (!vm)
 		return -ENOMEM;
 	mutex_lock(&vm->lock);
@@ -198,17 +212,15 @@ int hvl_reftime_set_msr(struct kvm_vcpu *vcpu, u32 msr, u64 data, bool host)
 	return 0;
 }
 
-int hvl_reftime_get_msr(struct kvm_vcpu *vcpu, u32 msr, u64 *data)
+int hvl_reftime_get_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u32 msr,
+			u64 *data)
 {
-	struct hvl_vm *vm;
-
 	if (msr == HVL_MSR_REFERENCE_TSC) {
-		vm = hvl_state_vm_find(vcpu->kvm);
 		*data = vm ? READ_ONCE(vm->reference_tsc) : 0;
 		return 0;
 	}
 	/* The clock must never go back: that needs per-VM state. */
-	vm = hvl_state_vm_get(vcpu->kvm);
+	vm = vm ?: hvl_state_vm_get(vcpu->kvm);
 	if (!vm)
 		return -ENOMEM;
 	*data = hvl_reftime_now(vcpu, vm);

@@ -76,15 +76,14 @@ static int hvl_vapic_pv_eoi(struct kvm_vcpu *vcpu, u64 val)
 	return r ? -EINVAL : 0;
 }
 
-static int hvl_vapic_set_assist(struct kvm_vcpu *vcpu, u64 data, bool host)
+static int hvl_vapic_set_assist(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv,
+				u64 data)
 {
-	struct hvl_vcpu *hv;
 	u32 zero = 0;
 	int r;
 
 	if (data & HVL_VP_ASSIST_RSVD)
 		return -EINVAL;
-	hv = hvl_state_vcpu_find(vcpu);
 	if (!data && !hv)
 		return 0;
 	hv = hv ?: hvl_state_vcpu_get(vcpu);
@@ -107,7 +106,8 @@ static int hvl_vapic_set_assist(struct kvm_vcpu *vcpu, u64 data, bool host)
 	return r;
 }
 
-int hvl_vapic_set_msr(struct kvm_vcpu *vcpu, u32 msr, u64 data, bool host)
+int hvl_vapic_set_msr(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 msr,
+		      u64 data, bool host)
 {
 	/* A VMM resetting the page needs no APIC; everything else does. */
 	if (!hvl_compat_lapic_in_kernel(vcpu))
@@ -126,18 +126,16 @@ int hvl_vapic_set_msr(struct kvm_vcpu *vcpu, u32 msr, u64 data, bool host)
 	case HVL_MSR_TPR:
 		return hvl_vapic_access(vcpu, APIC_TASKPRI, &data, true);
 	case HVL_MSR_VP_ASSIST_PAGE:
-		return hvl_vapic_set_assist(vcpu, data, host);
+		return hvl_vapic_set_assist(vcpu, hv, data);
 	}
 	return -EINVAL;
 }
 
-int hvl_vapic_get_msr(struct kvm_vcpu *vcpu, u32 msr, u64 *data)
+int hvl_vapic_get_msr(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 msr,
+		      u64 *data)
 {
-	struct hvl_vcpu *hv;
-
 	*data = 0;
 	if (msr == HVL_MSR_VP_ASSIST_PAGE) {
-		hv = hvl_state_vcpu_find(vcpu);
 		*data = hv ? READ_ONCE(hv->vp_assist) : 0;
 		return 0;
 	}

@@ -113,6 +113,12 @@ bool hvl_compat_xen_hypercall(struct kvm *kvm)
 		KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL);
 }
 
+/* kvm_vcpu_has_run() lives in KVM's private x86.h. */
+bool hvl_compat_vcpu_has_run(struct kvm_vcpu *vcpu)
+{
+	return vcpu->arch.last_vmentry_cpu != -1;
+}
+
 /* lapic_in_kernel() lives in a private header; this is its slow path. */
 bool hvl_compat_lapic_in_kernel(struct kvm_vcpu *vcpu)
 {

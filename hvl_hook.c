@@ -34,6 +34,13 @@ void hvl_hook_release(void)
 }
 
 /* Replacements: each runs one module entry point, then leaves. */
+static bool hvl_glue_valid_msr(struct kvm_vcpu *vcpu, u32 msr)
+{
+	/* An offered Hyper-V MSR: KVM then calls the two below for it. */
+	hvl_hook_leave();
+	return true;
+}
+
 static int hvl_glue_set_msr(struct kvm_vcpu *vcpu, struct msr_data *msr)
 {
 	int r = hvl_msr_set(vcpu, msr);
@@ -96,81 +103,94 @@ static long hvl_glue_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 	return r;
 }
 
-/* Deciders run in the ftrace callback: no sleeping, no user memory. */
-static bool hvl_want_msr(struct pt_regs *regs)
+/*
+ * Deciders run in the ftrace callback and see the hooked function's first
+ * two arguments: no sleeping, no user memory.
+ */
+static bool hvl_want_msr_index(unsigned long vcpu, unsigned long index)
 {
-	struct msr_data *msr = (struct msr_data *)regs->si;
-
-	return hvl_msr_owned((struct kvm_vcpu *)regs->di, msr->index,
-			     msr->host_initiated);
+	return hvl_msr_offered((struct kvm_vcpu *)vcpu, index);
 }
 
-static bool hvl_want_hypercall(struct pt_regs *regs)
+static bool hvl_want_msr(unsigned long vcpu, unsigned long msr)
 {
-	return hvl_hypercall_owned((struct kvm_vcpu *)regs->di);
+	return hvl_msr_offered((struct kvm_vcpu *)vcpu,
+			       ((struct msr_data *)msr)->index);
 }
 
-static bool hvl_want_check_extension(struct pt_regs *regs)
+static bool hvl_want_hypercall(unsigned long vcpu, unsigned long unused)
 {
-	return hvl_cpuid_has_cap((long)regs->si);
+	return hvl_hypercall_owned((struct kvm_vcpu *)vcpu);
 }
 
-static bool hvl_want_dev_ioctl(struct pt_regs *regs)
+static bool hvl_want_check_extension(unsigned long kvm, unsigned long ext)
 {
-	unsigned int ioctl = regs->si;
-
-	return ioctl == KVM_GET_SUPPORTED_HV_CPUID ||
-	       ioctl == KVM_GET_MSR_INDEX_LIST;
+	return hvl_cpuid_has_cap(ext);
 }
 
-static bool hvl_want_vcpu_ioctl(struct pt_regs *regs)
+static bool hvl_want_dev_ioctl(unsigned long filp, unsigned long ioctl)
 {
-	unsigned int ioctl = regs->si;
-
-	return ioctl == KVM_GET_SUPPORTED_HV_CPUID || ioctl == KVM_ENABLE_CAP;
+	return (unsigned int)ioctl == KVM_GET_SUPPORTED_HV_CPUID ||
+	       (unsigned int)ioctl == KVM_GET_MSR_INDEX_LIST;
 }
 
-static void hvl_see_vcpu_destroy(struct pt_regs *regs)
+static bool hvl_want_vcpu_ioctl(unsigned long filp, unsigned long ioctl)
 {
-	hvl_state_vcpu_free((struct kvm_vcpu *)regs->di);
+	return (unsigned int)ioctl == KVM_GET_SUPPORTED_HV_CPUID ||
+	       (unsigned int)ioctl == KVM_ENABLE_CAP;
 }
 
-static void hvl_see_free_vm(struct pt_regs *regs)
+static void hvl_see_vcpu_destroy(unsigned long vcpu)
 {
-	hvl_state_vm_free((struct kvm *)regs->di);
+	hvl_state_vcpu_free((struct kvm_vcpu *)vcpu);
 }
 
-static void hvl_see_time_update(struct pt_regs *regs)
+static void hvl_see_free_vm(unsigned long kvm)
 {
-	hvl_reftime_clock_update((struct kvm_vcpu *)regs->di);
+	hvl_state_vm_free((struct kvm *)kvm);
+}
+
+static void hvl_see_clock_update(unsigned long kvm)
+{
+	hvl_reftime_clock_update((struct kvm *)kvm);
 }
 
 struct hvl_hook {
 	const char *name;
 	/* Redirect when want() says so ... */
-	bool (*want)(struct pt_regs *regs);
+	bool (*want)(unsigned long arg0, unsigned long arg1);
 	void *target;
 	/* ... or only watch the call. */
-	void (*see)(struct pt_regs *regs);
+	void (*see)(unsigned long arg0);
 	/* Without this hook, stop offering these features instead of failing. */
 	u32 feature;
 	/* Where ftrace calls us from for this function, learned on first call. */
 	unsigned long ip;
 };
 
+/* Hottest first: hvl_hook_find() looks in this order. */
 static struct hvl_hook hvl_hooks[] = {
-	{ "kvm_arch_vcpu_destroy", .see = hvl_see_vcpu_destroy },
-	{ "kvm_arch_free_vm", .see = hvl_see_free_vm },
-	/* Static in x86.c: an inlining compiler may leave nothing to hook. */
-	{ "kvm_guest_time_update", .see = hvl_see_time_update,
-	  .feature = HVL_FEAT_REFERENCE_TSC },
-	{ "kvm_set_msr_common", hvl_want_msr, hvl_glue_set_msr },
-	{ "kvm_get_msr_common", hvl_want_msr, hvl_glue_get_msr },
+	/* Every vCPU ioctl, KVM_RUN included. */
+	{ "kvm_vcpu_ioctl", hvl_want_vcpu_ioctl, hvl_glue_vcpu_ioctl },
 	{ "kvm_emulate_hypercall", hvl_want_hypercall, hvl_glue_hypercall },
+	/*
+	 * KVM asks its PMU code about an MSR only when its own switch has no
+	 * case for it: hook there, and the MSRs KVM handles pay nothing.
+	 */
+	{ "kvm_pmu_is_valid_msr", hvl_want_msr_index, hvl_glue_valid_msr },
+	{ "kvm_pmu_get_msr", hvl_want_msr, hvl_glue_get_msr },
+	{ "kvm_pmu_set_msr", hvl_want_msr, hvl_glue_set_msr },
+	/*
+	 * Static in x86.c, but with three callers. (kvm_guest_time_update()
+	 * has one, and compilers inline it where KASAN does not bloat it.)
+	 */
+	{ "kvm_end_pvclock_update", .see = hvl_see_clock_update,
+	  .feature = HVL_FEAT_REFERENCE_TSC },
 	{ "kvm_vm_ioctl_check_extension", hvl_want_check_extension,
 	  hvl_glue_check_extension },
 	{ "kvm_dev_ioctl", hvl_want_dev_ioctl, hvl_glue_dev_ioctl },
-	{ "kvm_vcpu_ioctl", hvl_want_vcpu_ioctl, hvl_glue_vcpu_ioctl },
+	{ "kvm_arch_vcpu_destroy", .see = hvl_see_vcpu_destroy },
+	{ "kvm_arch_free_vm", .see = hvl_see_free_vm },
 };
 
 /*
@@ -204,25 +224,26 @@ static void notrace hvl_hook_thunk(unsigned long ip, unsigned long parent_ip,
 				   struct ftrace_ops *op,
 				   struct ftrace_regs *fregs)
 {
-	struct pt_regs *regs = ftrace_get_regs(fregs);
+	unsigned long arg0 = ftrace_regs_get_argument(fregs, 0);
+	unsigned long arg1 = ftrace_regs_get_argument(fregs, 1);
 	struct hvl_hook *hook;
 	int bit;
 
-	/* Our own calls into KVM reach KVM's code. */
-	if (!regs || within_module(parent_ip, THIS_MODULE))
-		return;
 	/* Also disables preemption: deciders may use RCU and must not sleep. */
 	bit = ftrace_test_recursion_trylock(ip, parent_ip);
 	if (bit < 0)
 		return;
+	/* Our own calls into KVM (parent_ip in this module) reach KVM's code. */
 	hook = hvl_hook_find(ip);
 	if (!hook) {
 		/* Not one of ours; let it run. */
 	} else if (hook->see) {
-		hook->see(regs);
-	} else if (hook->want(regs)) {
+		hook->see(arg0);
+	} else if (hook->want(arg0, arg1) &&
+		   !within_module(parent_ip, THIS_MODULE)) {
 		atomic_inc(&hvl_hook_inflight);
-		instruction_pointer_set(regs, (unsigned long)hook->target);
+		ftrace_regs_set_instruction_pointer(fregs,
+						    (unsigned long)hook->target);
 	}
 	ftrace_test_recursion_unlock(bit);
 }
@@ -246,7 +267,11 @@ int hvl_hook_init(void)
 	int i, r;
 
 	hvl_hook_ops.func = hvl_hook_thunk;
-	hvl_hook_ops.flags = FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_IPMODIFY;
+	/*
+	 * No SAVE_REGS: the arguments and the redirect need no full pt_regs.
+	 * RECURSION: the thunk guards itself, ftrace need not wrap it.
+	 */
+	hvl_hook_ops.flags = FTRACE_OPS_FL_IPMODIFY | FTRACE_OPS_FL_RECURSION;
 	for (i = 0; i < ARRAY_SIZE(hvl_hooks); i++) {
 		hook = &hvl_hooks[i];
 		r = ftrace_set_filter(&hvl_hook_ops, (unsigned char *)hook->name,
@@ -256,7 +281,7 @@ int hvl_hook_init(void)
 				hook->name, r, hook->feature);
 			hvl_cpuid_features &= ~hook->feature;
 		} else if (r) {
-			pr_err("cannot hook %s (%d): is kvm loaded, with CONFIG_DYNAMIC_FTRACE_WITH_REGS?\n",
+			pr_err("cannot hook %s (%d): is kvm loaded, with CONFIG_DYNAMIC_FTRACE?\n",
 			       hook->name, r);
 			goto free_filter;
 		}

@@ -119,11 +119,16 @@ struct hvl_vm *hvl_state_vm_get(struct kvm *kvm)
 	return new;
 }
 
+/* For a caller that already looked up its VM's state (or found none). */
+struct hvl_vcpu *hvl_state_vcpu_find_in(struct hvl_vm *vm,
+					struct kvm_vcpu *vcpu)
+{
+	return vm ? xa_load(&vm->vcpus, vcpu->vcpu_idx) : NULL;
+}
+
 struct hvl_vcpu *hvl_state_vcpu_find(struct kvm_vcpu *vcpu)
 {
-	struct hvl_vm *vm = hvl_state_vm_find(vcpu->kvm);
-
-	return vm ? xa_load(&vm->vcpus, vcpu->vcpu_idx) : NULL;
+	return hvl_state_vcpu_find_in(hvl_state_vm_find(vcpu->kvm), vcpu);
 }
 
 struct hvl_vcpu *hvl_state_vcpu_get(struct kvm_vcpu *vcpu)

@@ -64,6 +64,9 @@ struct hvl_vm {
 struct hvl_vcpu {
 	u32 vp_index;
 	bool enforce_cpuid;
+	/* Guest detection, once the vCPU has run and its CPUID is final. */
+	bool cpuid_known;
+	bool hv_guest;
 	u64 vp_assist;		/* the VP assist page MSR */
 	struct rcu_head rcu;
 };
@@ -73,6 +76,8 @@ void hvl_state_exit(void);
 struct hvl_vm *hvl_state_vm_find(struct kvm *kvm);
 struct hvl_vm *hvl_state_vm_get(struct kvm *kvm);
 struct hvl_vcpu *hvl_state_vcpu_find(struct kvm_vcpu *vcpu);
+struct hvl_vcpu *hvl_state_vcpu_find_in(struct hvl_vm *vm,
+					struct kvm_vcpu *vcpu);
 struct hvl_vcpu *hvl_state_vcpu_get(struct kvm_vcpu *vcpu);
 void hvl_state_vcpu_free(struct kvm_vcpu *vcpu);
 void hvl_state_vm_free(struct kvm *kvm);
@@ -95,6 +100,22 @@ struct kvm_cpuid_entry2 *kvm_find_cpuid_entry(struct kvm_vcpu *vcpu,
 void kvm_lapic_set_eoi(struct kvm_vcpu *vcpu);
 
 /* hvl_compat.c: what KVM does not export, in one place */
+
+/*
+ * KVM's private KVM_MSR_RET_UNSUPPORTED (x86.h; KVM_MSR_RET_INVALID before
+ * 6.10, the same value): "an MSR KVM does not know", which KVM turns into a
+ * #GP or, with ignore_msrs, into an ignored access.
+ */
+#define HVL_COMPAT_MSR_UNSUPPORTED	2
+
+/*
+ * ftrace hands callbacks the arguments and lets them redirect without
+ * saving full pt_regs (the lighter ftrace_caller) on x86-64 since 6.1.
+ */
+#ifndef CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS
+#error "hvenlight needs ftrace with arguments (x86-64, Linux 6.1 or later)"
+#endif
+
 int hvl_compat_init(void);
 int hvl_compat_get_cpl(struct kvm_vcpu *vcpu);
 bool hvl_compat_is_protmode(struct kvm_vcpu *vcpu);
@@ -104,42 +125,49 @@ void hvl_compat_reg_write(struct kvm_vcpu *vcpu, int reg, u64 val);
 bool hvl_compat_xen_msr(struct kvm *kvm, u32 msr);
 bool hvl_compat_xen_hypercall(struct kvm *kvm);
 bool hvl_compat_lapic_in_kernel(struct kvm_vcpu *vcpu);
+bool hvl_compat_vcpu_has_run(struct kvm_vcpu *vcpu);
 int hvl_compat_apic_mmio(struct kvm_vcpu *vcpu, u32 reg, u32 *val, bool write);
 
 /* hv_cpuid.c: Hyper-V CPUID, guest detection, capabilities */
-bool hvl_cpuid_is_hv_guest(struct kvm_vcpu *vcpu);
+bool hvl_cpuid_is_hv_guest(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv);
 bool hvl_cpuid_has_cap(long ext);
 int hvl_cpuid_check_extension(struct kvm *kvm, long ext);
 long hvl_cpuid_get_supported(struct kvm_vcpu *vcpu, void __user *argp);
-bool hvl_cpuid_enforced(struct kvm_vcpu *vcpu);
-bool hvl_cpuid_allowed(struct kvm_vcpu *vcpu, u32 feature);
+bool hvl_cpuid_enforced(const struct hvl_vcpu *hv);
+bool hvl_cpuid_allowed(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 feature);
 long hvl_cpuid_enable_cap(struct file *filp, unsigned long arg);
 extern u32 hvl_cpuid_features;
 
 /* hv_msr.c: synthetic MSR dispatch */
-bool hvl_msr_owned(struct kvm_vcpu *vcpu, u32 msr, bool host);
+bool hvl_msr_offered(struct kvm_vcpu *vcpu, u32 msr);
 int hvl_msr_set(struct kvm_vcpu *vcpu, struct msr_data *msr);
 int hvl_msr_get(struct kvm_vcpu *vcpu, struct msr_data *msr);
 long hvl_msr_get_index_list(struct file *filp, unsigned int ioctl,
 			    unsigned long arg);
 
 /* hv_hypercall.c: the hypercall page and hypercall dispatch */
-int hvl_hypercall_set_guest_os_id(struct kvm_vcpu *vcpu, u64 data, bool host);
-int hvl_hypercall_set_msr(struct kvm_vcpu *vcpu, u64 data, bool host);
+int hvl_hypercall_set_guest_os_id(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
+				  u64 data);
+int hvl_hypercall_set_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u64 data);
 bool hvl_hypercall_owned(struct kvm_vcpu *vcpu);
 int hvl_hypercall_handle(struct kvm_vcpu *vcpu);
 
 /* hv_reftime.c: TIME_REF_COUNT and the reference TSC page */
-int hvl_reftime_set_msr(struct kvm_vcpu *vcpu, u32 msr, u64 data, bool host);
-int hvl_reftime_get_msr(struct kvm_vcpu *vcpu, u32 msr, u64 *data);
-void hvl_reftime_clock_update(struct kvm_vcpu *vcpu);
+int hvl_reftime_set_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u32 msr,
+			u64 data, bool host);
+int hvl_reftime_get_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u32 msr,
+			u64 *data);
+void hvl_reftime_clock_update(struct kvm *kvm);
 
 /* hv_vapic.c: EOI, ICR, TPR and the VP assist page */
-int hvl_vapic_set_msr(struct kvm_vcpu *vcpu, u32 msr, u64 data, bool host);
-int hvl_vapic_get_msr(struct kvm_vcpu *vcpu, u32 msr, u64 *data);
+int hvl_vapic_set_msr(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 msr,
+		      u64 data, bool host);
+int hvl_vapic_get_msr(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 msr,
+		      u64 *data);
 
 /* hv_spinlock.c: HvNotifyLongSpinWait */
-bool hvl_spinlock_allowed(struct kvm_vcpu *vcpu);
-int hvl_spinlock_notify(struct kvm_vcpu *vcpu, const struct hvl_hc_input *in);
+bool hvl_spinlock_allowed(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv);
+int hvl_spinlock_notify(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
+			const struct hvl_hc_input *in);
 
 #endif /* HVL_H */

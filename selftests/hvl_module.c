@@ -18,10 +18,10 @@
 #include "hvl_abi.h"
 
 static const char *const hooked[] = {
-	"kvm_arch_vcpu_destroy", "kvm_arch_free_vm", "kvm_set_msr_common",
-	"kvm_get_msr_common", "kvm_emulate_hypercall",
+	"kvm_arch_vcpu_destroy", "kvm_arch_free_vm", "kvm_pmu_is_valid_msr",
+	"kvm_pmu_set_msr", "kvm_pmu_get_msr", "kvm_emulate_hypercall",
 	"kvm_vm_ioctl_check_extension", "kvm_dev_ioctl", "kvm_vcpu_ioctl",
-	"kvm_guest_time_update",
+	"kvm_end_pvclock_update",
 };
 
 static const char *ko_path(void)
