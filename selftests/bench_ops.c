@@ -27,7 +27,6 @@
 #define TSCPAGE_GPA	0x201000ull
 #define ASSIST_GPA	0x202000ull
 #define V_BENCH		0x50
-#define MSR_KVM_SYSTEM_TIME_NEW	0x4b564d01
 #define KVM_HC_VAPIC_POLL_IRQ	1
 
 /*
@@ -159,18 +158,12 @@ static void bench_guest(void)
 	GUEST_DONE();
 }
 
-static uint64_t read_stat(int vmfd, const char *name)
+static uint64_t read_stat(struct kvm_vm *vm, const char *name)
 {
-	char path[256];
-	uint64_t v = 0;
-	FILE *f;
+	uint64_t v;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/kvm/%d-%d/%s",
-		 getpid(), vmfd, name);
-	f = fopen(path, "r");
-	TEST_ASSERT(f, "open %s", path);
-	TEST_ASSERT(fscanf(f, "%lu", &v) == 1, "read %s", path);
-	fclose(f);
+	TEST_ASSERT(vm_debugfs_read(vm, name, NULL, &v),
+		    "read the VM's debugfs %s", name);
 	return v;
 }
 
@@ -204,11 +197,11 @@ static void run_guest_ops(bool hv)
 		op = uc.args[0];
 		rep = uc.args[1];
 		if (!uc.args[2]) {
-			e0 = read_stat(vm->fd, "exits");
+			e0 = read_stat(vm, "exits");
 			continue;
 		}
 		/* Less the exit of the GUEST_SYNC that ends the batch. */
-		exits[op][rep] = read_stat(vm->fd, "exits") - e0 - 1;
+		exits[op][rep] = read_stat(vm, "exits") - e0 - 1;
 		cycles[op][rep] = uc.args[2];
 		have[op] = true;
 	}

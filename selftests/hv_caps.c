@@ -18,57 +18,8 @@
 #include <unistd.h>
 
 #include "kvm_util.h"
+#include "hv.h"
 #include "hvl_abi.h"
-
-/* ---- environment (same helper in every hv_*.c) ---- */
-
-enum hv_env { HV_MODULE, HV_PLAIN, HV_STOCK };
-static enum hv_env hv_env;
-
-#define NO_MODULE	"hvenlight not loaded: KVM without CONFIG_KVM_HYPERV has no Hyper-V"
-#define INTENTIONAL(why) "intentional difference: " why
-
-static void hv_env_init(void)
-{
-	const char *k = getenv("HVL_KERNEL"), *m = getenv("HVL_MODULE_LOADED");
-	static const char *const names[] = {
-		[HV_MODULE] = "nohv kernel + hvenlight",
-		[HV_PLAIN] = "nohv kernel without hvenlight (plain KVM)",
-		[HV_STOCK] = "stock kernel (in-tree Hyper-V)",
-	};
-
-	if (k && !strcmp(k, "stock"))
-		hv_env = HV_STOCK;
-	else if (m ? !strcmp(m, "1") : !access("/sys/module/hvenlight", F_OK))
-		hv_env = HV_MODULE;
-	else if (!m && kvm_check_cap(KVM_CAP_HYPERV) > 0)
-		hv_env = HV_STOCK;	/* outside the harness: in-tree */
-	else
-		hv_env = HV_PLAIN;
-	tap_diag("environment: %s", names[hv_env]);
-}
-
-/* Emit n skips, so every environment prints the same number of lines. */
-static void skip_n(int n, const char *why)
-{
-	while (n-- > 0)
-		tap_skip("%s", why);
-}
-
-/*
- * Keep one extra VM open for the whole run.  Creating the first VM and
- * destroying the last one toggles KVM's preempt-notifier static key, i.e.
- * live-patches __schedule(); under QEMU's multi-threaded TCG a CPU now and
- * then executes the patch's stale int3 ("Oops: int3" in __schedule, seen on
- * the stock kernel).  With a VM always open the text is patched only once.
- */
-static void hold_kvm_open(void)
-{
-	static int fd = -1;
-
-	if (fd < 0)
-		fd = ioctl(kvm_fd(), KVM_CREATE_VM, 0);
-}
 
 /* ---- helpers ---- */
 
@@ -373,8 +324,6 @@ static void test_hv_cpuid(void)
 }
 
 /* ---- KVM_GET_MSR_INDEX_LIST ---- */
-
-#define MSR_KVM_SYSTEM_TIME_NEW	0x4b564d01
 
 static bool list_has(const struct kvm_msr_list *l, uint32_t msr)
 {

@@ -26,56 +26,8 @@
 #include <unistd.h>
 
 #include "kvm_util.h"
+#include "hv.h"
 #include "hvl_abi.h"
-
-/* ---- environment (same helper in every hv_*.c) ---- */
-
-enum hv_env { HV_MODULE, HV_PLAIN, HV_STOCK };
-static enum hv_env hv_env;
-
-#define NO_MODULE	"hvenlight not loaded: KVM without CONFIG_KVM_HYPERV has no Hyper-V"
-#define INTENTIONAL(why) "intentional difference: " why
-
-static void hv_env_init(void)
-{
-	const char *k = getenv("HVL_KERNEL"), *m = getenv("HVL_MODULE_LOADED");
-	static const char *const names[] = {
-		[HV_MODULE] = "nohv kernel + hvenlight",
-		[HV_PLAIN] = "nohv kernel without hvenlight (plain KVM)",
-		[HV_STOCK] = "stock kernel (in-tree Hyper-V)",
-	};
-
-	if (k && !strcmp(k, "stock"))
-		hv_env = HV_STOCK;
-	else if (m ? !strcmp(m, "1") : !access("/sys/module/hvenlight", F_OK))
-		hv_env = HV_MODULE;
-	else if (!m && kvm_check_cap(KVM_CAP_HYPERV) > 0)
-		hv_env = HV_STOCK;	/* outside the harness: in-tree */
-	else
-		hv_env = HV_PLAIN;
-	tap_diag("environment: %s", names[hv_env]);
-}
-
-static void skip_n(int n, const char *why)
-{
-	while (n-- > 0)
-		tap_skip("%s", why);
-}
-
-/*
- * Keep one extra VM open for the whole run.  Creating the first VM and
- * destroying the last one toggles KVM's preempt-notifier static key, i.e.
- * live-patches __schedule(); under QEMU's multi-threaded TCG a CPU now and
- * then executes the patch's stale int3 ("Oops: int3" in __schedule, seen on
- * the stock kernel).  With a VM always open the text is patched only once.
- */
-static void hold_kvm_open(void)
-{
-	static int fd = -1;
-
-	if (fd < 0)
-		fd = ioctl(kvm_fd(), KVM_CREATE_VM, 0);
-}
 
 /* ---- Hyper-V CPUID for a vCPU ---- */
 
@@ -145,33 +97,6 @@ static const uint8_t *hc_page_bytes(void)
 	static const uint8_t vmcall[] = { 0x0f, 0x01, 0xc1, 0xc3 };
 
 	return is_amd() ? vmmcall : vmcall;
-}
-
-/* A KVM statistic or a "key: value" line of a file in the VM's debugfs dir. */
-static bool vm_debugfs_read(struct kvm_vm *vm, const char *file,
-			    const char *key, uint64_t *val)
-{
-	char path[128], line[128];
-	size_t klen = key ? strlen(key) : 0;
-	bool found = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/kernel/debug/kvm/%d-%d/%s",
-		 getpid(), vm->fd, file);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		if (!key) {
-			*val = strtoull(line, NULL, 0);
-			found = true;
-		} else if (!strncmp(line, key, klen) && line[klen] == ':') {
-			*val = strtoull(line + klen + 1, NULL, 0);
-			found = true;
-		}
-	}
-	fclose(f);
-	return found;
 }
 
 /* KVM's own count of completed hypercalls (all vCPUs), or -1. */

@@ -35,41 +35,8 @@
 #include <unistd.h>
 
 #include "kvm_util.h"
+#include "hv.h"
 #include "hvl_abi.h"
-
-/* ---- environment (same helper in every hv_*.c) ---- */
-
-enum hv_env { HV_MODULE, HV_PLAIN, HV_STOCK };
-static enum hv_env hv_env;
-
-#define NO_MODULE	"hvenlight not loaded: KVM without CONFIG_KVM_HYPERV has no Hyper-V"
-#define INTENTIONAL(why) "intentional difference: " why
-
-static void hv_env_init(void)
-{
-	const char *k = getenv("HVL_KERNEL"), *m = getenv("HVL_MODULE_LOADED");
-	static const char *const names[] = {
-		[HV_MODULE] = "nohv kernel + hvenlight",
-		[HV_PLAIN] = "nohv kernel without hvenlight (plain KVM)",
-		[HV_STOCK] = "stock kernel (in-tree Hyper-V)",
-	};
-
-	if (k && !strcmp(k, "stock"))
-		hv_env = HV_STOCK;
-	else if (m ? !strcmp(m, "1") : !access("/sys/module/hvenlight", F_OK))
-		hv_env = HV_MODULE;
-	else if (!m && kvm_check_cap(KVM_CAP_HYPERV) > 0)
-		hv_env = HV_STOCK;	/* outside the harness: in-tree */
-	else
-		hv_env = HV_PLAIN;
-	tap_diag("environment: %s", names[hv_env]);
-}
-
-static void skip_n(int n, const char *why)
-{
-	while (n-- > 0)
-		tap_skip("%s", why);
-}
 
 /* ---- constants ---- */
 
@@ -309,7 +276,6 @@ static struct msr_at msr_at_tsc(void)
  * kvmclock by the step KVM computes, which is the asked one only up to how
  * stale KVM's masterclock snapshot was: measure against what KVM did.
  */
-#define MSR_KVM_SYSTEM_TIME_NEW	0x4b564d01
 
 struct pvclock_area {
 	uint32_t version, pad0;

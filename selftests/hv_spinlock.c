@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "kvm_util.h"
+#include "hv.h"
 #include "hvl_abi.h"
 #include "overcommit.h"
 
@@ -124,9 +125,9 @@ int main(void)
 	const uint64_t ok6[] = { 3, 3, 3, 3, 0, 0 };
 	const uint64_t denied[] = { 6, 6, 6, 6, 6, 6 };
 	struct overcommit_result so, no;
-	bool stock = getenv("HVL_KERNEL") && !strcmp(getenv("HVL_KERNEL"), "stock");
 
 	kvm_require();
+	hv_env_init();
 	if (!kvm_check_cap(KVM_CAP_HYPERV_CPUID))
 		tap_skip_all("no Hyper-V support in this KVM (is hvenlight loaded?)");
 
@@ -151,7 +152,7 @@ int main(void)
 	tap_diag("overcommit, 4 vCPUs on 1 CPU: spin only %llu ms, with notification %llu ms of host CPU (%s)",
 		 (unsigned long long)so.cpu_ns / 1000000,
 		 (unsigned long long)no.cpu_ns / 1000000,
-		 stock ? "in-tree Hyper-V" : "hvenlight");
+		 hv_env == HV_STOCK ? "in-tree Hyper-V" : "hvenlight");
 	tap_ok(no.spins < so.spins,
 	       "notification wastes fewer spins on a held lock for the same work: %llu with, %llu without",
 	       (unsigned long long)no.spins, (unsigned long long)so.spins);

@@ -50,42 +50,9 @@
 #include <asm/kvm_para.h>
 
 #include "kvm_util.h"
+#include "hv.h"
 #include "apic.h"
 #include "hvl_abi.h"
-
-/* ---- environment (same helper in every hv_*.c) ---- */
-
-enum hv_env { HV_MODULE, HV_PLAIN, HV_STOCK };
-static enum hv_env hv_env;
-
-#define NO_MODULE	"hvenlight not loaded: KVM without CONFIG_KVM_HYPERV has no Hyper-V"
-#define INTENTIONAL(why) "intentional difference: " why
-
-static void hv_env_init(void)
-{
-	const char *k = getenv("HVL_KERNEL"), *m = getenv("HVL_MODULE_LOADED");
-	static const char *const names[] = {
-		[HV_MODULE] = "nohv kernel + hvenlight",
-		[HV_PLAIN] = "nohv kernel without hvenlight (plain KVM)",
-		[HV_STOCK] = "stock kernel (in-tree Hyper-V)",
-	};
-
-	if (k && !strcmp(k, "stock"))
-		hv_env = HV_STOCK;
-	else if (m ? !strcmp(m, "1") : !access("/sys/module/hvenlight", F_OK))
-		hv_env = HV_MODULE;
-	else if (!m && kvm_check_cap(KVM_CAP_HYPERV) > 0)
-		hv_env = HV_STOCK;	/* outside the harness: in-tree */
-	else
-		hv_env = HV_PLAIN;
-	tap_diag("environment: %s", names[hv_env]);
-}
-
-static void skip_n(int n, const char *why)
-{
-	while (n-- > 0)
-		tap_skip("%s", why);
-}
 
 /* ---- Hyper-V CPUID ---- */
 
@@ -192,19 +159,9 @@ static uint64_t vcpu_stat(struct kvm_vcpu *vcpu, const char *name)
 /* The VM's debugfs "exits" (sum over its vCPUs), or -1 without debugfs. */
 static uint64_t vm_debugfs_exits(struct kvm_vm *vm)
 {
-	char path[128];
-	unsigned long long v;
-	FILE *f;
-	int n;
+	uint64_t v;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/kvm/%d-%d/exits",
-		 getpid(), vm->fd);
-	f = fopen(path, "r");
-	if (!f)
-		return (uint64_t)-1;
-	n = fscanf(f, "%llu", &v);
-	fclose(f);
-	return n == 1 ? v : (uint64_t)-1;
+	return vm_debugfs_read(vm, "exits", NULL, &v) ? v : (uint64_t)-1;
 }
 
 /* ---- guest: the local APIC ---- */

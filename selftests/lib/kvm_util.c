@@ -475,6 +475,29 @@ void vcpu_set_cpuid_entry(struct kvm_vcpu *vcpu,
 	vcpu_set_cpuid(vcpu);
 }
 
+void vcpu_set_cpuid_first(struct kvm_vcpu *vcpu,
+			  const struct kvm_cpuid_entry2 *entries, unsigned int n)
+{
+	struct kvm_cpuid2 *c = cpuid_alloc(n + vcpu->cpuid->nent);
+	unsigned int i, j;
+
+	memcpy(c->entries, entries, n * sizeof(*entries));
+	for (i = 0; i < vcpu->cpuid->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &vcpu->cpuid->entries[i];
+
+		for (j = 0; j < n; j++)
+			if (e->function == entries[j].function &&
+			    e->index == entries[j].index)
+				break;
+		if (j == n)
+			c->entries[n++] = *e;
+	}
+	c->nent = n;
+	free(vcpu->cpuid);
+	vcpu->cpuid = c;
+	vcpu_set_cpuid(vcpu);
+}
+
 void vcpu_set_cpuid_leaf(struct kvm_vcpu *vcpu, uint32_t function,
 			 uint32_t eax, uint32_t ebx, uint32_t ecx, uint32_t edx)
 {
@@ -945,4 +968,30 @@ uint64_t __vcpu_run(struct kvm_vcpu *vcpu, struct ucall *uc, bool noabort,
 			      kind == UCALL_ABORT ? "assertion" : "exception",
 			      vcpu->uc.msg);
 	return kind;
+}
+
+bool vm_debugfs_read(struct kvm_vm *vm, const char *file, const char *key,
+		     uint64_t *val)
+{
+	char path[128], line[128];
+	size_t klen = key ? strlen(key) : 0;
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/kvm/%d-%d/%s",
+		 getpid(), vm->fd, file);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (!key) {
+			*val = strtoull(line, NULL, 0);
+			found = true;
+		} else if (!strncmp(line, key, klen) && line[klen] == ':') {
+			*val = strtoull(line + klen + 1, NULL, 0);
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
 }

@@ -121,12 +121,23 @@ struct kvm_cpuid_entry2 *vcpu_cpuid_entry(struct kvm_vcpu *vcpu,
 					  uint32_t function, uint32_t index);
 void vcpu_set_cpuid_entry(struct kvm_vcpu *vcpu,
 			  const struct kvm_cpuid_entry2 *entry);
+/* Put these entries first, replacing any with the same (function, index). */
+void vcpu_set_cpuid_first(struct kvm_vcpu *vcpu,
+			  const struct kvm_cpuid_entry2 *entries, unsigned int n);
 void vcpu_set_cpuid_leaf(struct kvm_vcpu *vcpu, uint32_t function,
 			 uint32_t eax, uint32_t ebx, uint32_t ecx, uint32_t edx);
 void vcpu_remove_cpuid_entry(struct kvm_vcpu *vcpu, uint32_t function,
 			     uint32_t index);
 int __vcpu_set_cpuid(struct kvm_vcpu *vcpu);	/* returns the ioctl result */
 void vcpu_set_cpuid(struct kvm_vcpu *vcpu);
+
+/*
+ * A file of the VM's debugfs directory (/sys/kernel/debug/kvm/PID-FD/):
+ * its number (key NULL, e.g. KVM's "exits") or the value of its
+ * "key: value" line. False when the file or the key is not there.
+ */
+bool vm_debugfs_read(struct kvm_vm *vm, const char *file, const char *key,
+		     uint64_t *val);
 
 /* Registers: these assert success. */
 void vcpu_regs_get(struct kvm_vcpu *vcpu, struct kvm_regs *regs);

@@ -64,6 +64,7 @@
 #define MSR_GS_BASE		0xc0000101
 #define MSR_TSC			0x00000010
 #define MSR_APIC_BASE		0x0000001b
+#define MSR_KVM_SYSTEM_TIME_NEW	0x4b564d01	/* kvmclock */
 
 #define HVL_PERCPU_ID		8
 #define HVL_PERCPU_USER_RSP	16
