@@ -2,7 +2,8 @@
 #
 #   make                     build hvenlight.ko against KDIR (the running kernel)
 #   make install             install it into /lib/modules and run depmod
-#   make module KERNEL=K     build it for a test kernel: nohv, stock, inhv
+#   make module KERNEL=K     build it for a test kernel: nohv, inhv,
+#                            nohv-perf, inhv-perf, stock
 #   make unit                host-side unit tests of the pure logic
 #   make selftests           build the guest/host selftests
 #   make check               unit tests + module + selftests in the test VM
