@@ -29,52 +29,6 @@
 #include "hv.h"
 #include "hvl_abi.h"
 
-/* ---- Hyper-V CPUID for a vCPU ---- */
-
-static struct kvm_cpuid_entry2 hv_supported[HVL_CPUID_NR_LEAVES];
-
-static void hv_leaves(struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES])
-{
-	static bool done;
-	struct kvm_cpuid2 *c;
-	uint32_t i, j;
-
-	if (!done) {
-		c = calloc(1, sizeof(*c) + 64 * sizeof(c->entries[0]));
-		TEST_ASSERT(c, "calloc");
-		c->nent = 64;
-		TEST_ASSERT(!ioctl(kvm_fd(), KVM_GET_SUPPORTED_HV_CPUID, c),
-			    "KVM_GET_SUPPORTED_HV_CPUID");
-		for (i = 0; i < HVL_CPUID_NR_LEAVES; i++) {
-			for (j = 0; j < c->nent; j++)
-				if (c->entries[j].function == HVL_CPUID_VENDOR + i)
-					break;
-			TEST_ASSERT(j < c->nent, "no leaf %#x", HVL_CPUID_VENDOR + i);
-			hv_supported[i] = c->entries[j];
-		}
-		free(c);
-		done = true;
-	}
-	memcpy(leaf, hv_supported, sizeof(hv_supported));
-}
-
-static void vcpu_set_hv_leaves(struct kvm_vcpu *vcpu,
-			       const struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES])
-{
-	int i;
-
-	for (i = 0; i < HVL_CPUID_NR_LEAVES; i++)
-		vcpu_set_cpuid_entry(vcpu, &leaf[i]);
-}
-
-static void vcpu_set_hv(struct kvm_vcpu *vcpu)
-{
-	struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES];
-
-	hv_leaves(leaf);
-	vcpu_set_hv_leaves(vcpu, leaf);
-}
-
 /* ---- host helpers ---- */
 
 #define OS_ID		0x8100000000001234ull
@@ -113,7 +67,7 @@ static struct kvm_vm *hv_vm(void *guest_code, struct kvm_vcpu **vcpu,
 {
 	struct kvm_vm *vm = vm_create_with_vcpus(1, guest_code, vcpu);
 
-	vcpu_set_hv(*vcpu);
+	vcpu_set_hv_cpuid(*vcpu);
 	if (set_os_id)
 		vcpu_wrmsr(*vcpu, HVL_MSR_GUEST_OS_ID, OS_ID);
 	return vm;
@@ -253,7 +207,7 @@ static void test_kvm_abi(void)
 	/* A Hyper-V guest that has not set GUEST_OS_ID yet. */
 	vm = vm_create_with_vcpus(1, kvm_abi_guest, &vcpu);
 	if (hv_env != HV_PLAIN)
-		vcpu_set_hv(vcpu);
+		vcpu_set_hv_cpuid(vcpu);
 	TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
 	tap_ok(uc.args[0] == 0 && uc.args[1] == (uint64_t)-KVM_ENOSYS,
 	       "%s: hypercall is KVM's (RAX %ld = -KVM_ENOSYS)",

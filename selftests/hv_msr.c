@@ -27,54 +27,6 @@
 #include "hv.h"
 #include "hvl_abi.h"
 
-/* ---- Hyper-V CPUID for a vCPU ---- */
-
-static struct kvm_cpuid_entry2 hv_supported[HVL_CPUID_NR_LEAVES];
-
-/* Leaves 0x40000000-0x40000005 of the /dev/kvm supported Hyper-V CPUID. */
-static void hv_leaves(struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES])
-{
-	static bool done;
-	struct kvm_cpuid2 *c;
-	uint32_t i, j;
-
-	if (!done) {
-		c = calloc(1, sizeof(*c) + 64 * sizeof(c->entries[0]));
-		TEST_ASSERT(c, "calloc");
-		c->nent = 64;
-		TEST_ASSERT(!ioctl(kvm_fd(), KVM_GET_SUPPORTED_HV_CPUID, c),
-			    "KVM_GET_SUPPORTED_HV_CPUID");
-		for (i = 0; i < HVL_CPUID_NR_LEAVES; i++) {
-			for (j = 0; j < c->nent; j++)
-				if (c->entries[j].function == HVL_CPUID_VENDOR + i)
-					break;
-			TEST_ASSERT(j < c->nent, "no leaf %#x", HVL_CPUID_VENDOR + i);
-			hv_supported[i] = c->entries[j];
-		}
-		free(c);
-		done = true;
-	}
-	memcpy(leaf, hv_supported, sizeof(hv_supported));
-}
-
-static void vcpu_set_hv_leaves(struct kvm_vcpu *vcpu,
-			       const struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES])
-{
-	int i;
-
-	for (i = 0; i < HVL_CPUID_NR_LEAVES; i++)
-		vcpu_set_cpuid_entry(vcpu, &leaf[i]);
-}
-
-/* A vCPU of a Hyper-V guest: the supported leaves as they are. */
-static void vcpu_set_hv(struct kvm_vcpu *vcpu)
-{
-	struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES];
-
-	hv_leaves(leaf);
-	vcpu_set_hv_leaves(vcpu, leaf);
-}
-
 /* ---- guest: probe the three MSRs ---- */
 
 #define OS_ID		0x8100000000001234ull	/* "Linux", some version */
@@ -162,7 +114,7 @@ static void test_non_hv_guest(void)
 	vcpus[0] = vm_vcpu_add(vm, probe_guest);
 	vcpus[1] = vm_vcpu_add(vm, probe_guest);
 	if (hv_env != HV_PLAIN)
-		vcpu_set_hv(vcpus[0]);
+		vcpu_set_hv_cpuid(vcpus[0]);
 	probe_defaults(p, 1);
 	run_probe(vcpus[1], p);
 	tap_ok(p[0].rvec == GP_VECTOR && p[0].wvec == GP_VECTOR &&
@@ -211,7 +163,7 @@ static void test_enforce(void)
 
 	/* Negative first: flags must be 0. */
 	vm = vm_create_with_vcpus(1, probe_guest, &vcpu);
-	vcpu_set_hv(vcpu);
+	vcpu_set_hv_cpuid(vcpu);
 	r = ioctl(vcpu->fd, KVM_ENABLE_CAP, &cap);
 	err = errno;
 	tap_ok(r == -1 && err == EINVAL,
@@ -326,7 +278,7 @@ static void test_vp_index(void)
 
 	vm = vm_create_with_vcpus(NR_VP, vp_guest, vcpus);
 	for (i = 0; i < NR_VP; i++)
-		vcpu_set_hv(vcpus[i]);
+		vcpu_set_hv_cpuid(vcpus[i]);
 	for (i = 0; i < NR_VP; i++) {
 		TEST_ASSERT_EQ(vcpu_run(vcpus[i], &uc), UCALL_SYNC);
 		seen[i] = uc.args[1];
@@ -409,7 +361,7 @@ static void test_hypercall_rsvd(void)
 		return;
 	}
 	vm = vm_create_with_vcpus(1, rsvd_guest, &vcpu);
-	vcpu_set_hv(vcpu);
+	vcpu_set_hv_cpuid(vcpu);
 	gpa = vm_alloc(vm, HVL_PAGE_SIZE);
 	vcpu_args_set(vcpu, 1, gpa);
 	TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
@@ -482,7 +434,7 @@ static void test_roundtrip(void)
 		return;
 	}
 	vm = vm_create_with_vcpus(1, probe_guest, &vcpu);
-	vcpu_set_hv(vcpu);
+	vcpu_set_hv_cpuid(vcpu);
 	gpa = vm_alloc(vm, HVL_PAGE_SIZE);
 	page = addr_gpa2hva(vm, gpa, HVL_PAGE_SIZE);
 	memset(page, 0xcc, HVL_PAGE_SIZE);
@@ -551,7 +503,7 @@ static void test_roundtrip(void)
 	for (i = 0; i < 3; i++)
 		st[i] = vcpu_rdmsr(vcpu, msrs[i]);
 	vm2 = vm_create_with_vcpus(1, migrated_guest, &dst);
-	vcpu_set_hv(dst);
+	vcpu_set_hv_cpuid(dst);
 	gpa2 = vm_alloc(vm2, HVL_PAGE_SIZE);
 	TEST_ASSERT_EQ(gpa2, gpa);	/* same layout, same binary */
 	page = addr_gpa2hva(vm2, gpa2, HVL_PAGE_SIZE);
@@ -606,7 +558,7 @@ static void save_restore_all(unsigned int vm_flags)
 
 	vm = vm_create(0, vm_flags);
 	vcpu = vm_vcpu_add(vm, probe_guest);
-	vcpu_set_hv(vcpu);
+	vcpu_set_hv_cpuid(vcpu);
 	gpa = vm_alloc(vm, HVL_PAGE_SIZE);
 	vcpu_wrmsr(vcpu, HVL_MSR_GUEST_OS_ID, OS_ID);
 	vcpu_wrmsr(vcpu, HVL_MSR_HYPERCALL, gpa | HVL_HYPERCALL_ENABLE);

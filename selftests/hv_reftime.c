@@ -52,52 +52,14 @@
 
 /* ---- Hyper-V CPUID for a vCPU ---- */
 
-static struct kvm_cpuid_entry2 hv_supported[HVL_CPUID_NR_LEAVES];
-static bool hv_supported_ok;
-
-/* Leaves 0x40000000-0x40000005 of the /dev/kvm supported Hyper-V CPUID. */
-static bool hv_leaves(struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES])
-{
-	static bool done;
-	struct kvm_cpuid2 *c;
-	uint32_t i, j;
-
-	if (!done) {
-		done = true;
-		c = calloc(1, sizeof(*c) + 64 * sizeof(c->entries[0]));
-		TEST_ASSERT(c, "calloc");
-		c->nent = 64;
-		hv_supported_ok = !ioctl(kvm_fd(), KVM_GET_SUPPORTED_HV_CPUID, c);
-		for (i = 0; hv_supported_ok && i < HVL_CPUID_NR_LEAVES; i++) {
-			for (j = 0; j < c->nent; j++)
-				if (c->entries[j].function == HVL_CPUID_VENDOR + i)
-					break;
-			TEST_ASSERT(j < c->nent, "no leaf %#x", HVL_CPUID_VENDOR + i);
-			hv_supported[i] = c->entries[j];
-		}
-		free(c);
-	}
-	TEST_ASSERT(hv_supported_ok, "KVM_GET_SUPPORTED_HV_CPUID");
-	memcpy(leaf, hv_supported, sizeof(hv_supported));
-	return true;
-}
-
-/* A vCPU of a Hyper-V guest; feat replaces 0x40000003.EAX unless ~0. */
+/* A vCPU of a Hyper-V guest whose 0x40000003.EAX is feat. */
 static void vcpu_set_hv_feat(struct kvm_vcpu *vcpu, uint32_t feat)
 {
 	struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES];
-	int i;
 
 	hv_leaves(leaf);
-	if (feat != ~0u)
-		leaf[3].eax = feat;
-	for (i = 0; i < HVL_CPUID_NR_LEAVES; i++)
-		vcpu_set_cpuid_entry(vcpu, &leaf[i]);
-}
-
-static void vcpu_set_hv(struct kvm_vcpu *vcpu)
-{
-	vcpu_set_hv_feat(vcpu, ~0u);
+	leaf[3].eax = feat;
+	vcpu_set_hv_leaves(vcpu, leaf);
 }
 
 /* ---- host helpers ---- */
@@ -436,7 +398,7 @@ static void test_negative(void)
 
 	/* Guest writes: TIME_REF_COUNT is read-only; REFERENCE_TSC bits 11:1. */
 	vm = vm_create_with_vcpus(1, write_guest, &vcpu);
-	vcpu_set_hv(vcpu);
+	vcpu_set_hv_cpuid(vcpu);
 	gpa = vm_alloc(vm, HVL_PAGE_SIZE);
 	page = addr_gpa2hva(vm, gpa, HVL_PAGE_SIZE);
 	memset(page, 0xcc, HVL_PAGE_SIZE);
@@ -543,7 +505,7 @@ static void test_disabled(void)
 		return;
 	}
 	vm = vm_create_with_vcpus(1, disabled_guest, &vcpu);
-	vcpu_set_hv(vcpu);
+	vcpu_set_hv_cpuid(vcpu);
 	vcpu_wrmsr(vcpu, HVL_MSR_GUEST_OS_ID, OS_ID);
 	gpa = vm_alloc(vm, HVL_PAGE_SIZE);
 	page = addr_gpa2hva(vm, gpa, HVL_PAGE_SIZE);
@@ -651,7 +613,7 @@ static void test_valid(void)
 		return;
 	}
 	vm = vm_create_with_vcpus(1, valid_guest, &vcpu);
-	vcpu_set_hv(vcpu);
+	vcpu_set_hv_cpuid(vcpu);
 	vcpu_wrmsr(vcpu, HVL_MSR_GUEST_OS_ID, OS_ID);
 	gpa = vm_alloc(vm, HVL_PAGE_SIZE);
 	memset(addr_gpa2hva(vm, gpa, HVL_PAGE_SIZE), 0xcc, HVL_PAGE_SIZE);
@@ -747,7 +709,7 @@ static void test_rate(void)
 		return;
 	}
 	vm = vm_create_with_vcpus(1, rate_guest, &vcpu);
-	vcpu_set_hv(vcpu);
+	vcpu_set_hv_cpuid(vcpu);
 	vcpu_wrmsr(vcpu, HVL_MSR_GUEST_OS_ID, OS_ID);
 	gpa = vm_alloc(vm, HVL_PAGE_SIZE);
 	khz = vcpu_tsc_khz(vcpu);
@@ -882,7 +844,7 @@ static void test_monotonic(void)
 	vm = vm_create_with_vcpus(MONO_VCPUS, mono_guest, vcpus);
 	gpa = vm_alloc(vm, HVL_PAGE_SIZE);
 	for (i = 0; i < MONO_VCPUS; i++) {
-		vcpu_set_hv(vcpus[i]);
+		vcpu_set_hv_cpuid(vcpus[i]);
 		vcpu_args_set(vcpus[i], 2, i, gpa);
 	}
 	vcpu_wrmsr(vcpus[0], HVL_MSR_GUEST_OS_ID, OS_ID);
@@ -949,7 +911,7 @@ static struct kvm_vm *setclock_vm(void *guest, struct kvm_vcpu **vcpu)
 {
 	struct kvm_vm *vm = vm_create_with_vcpus(1, guest, vcpu);
 
-	vcpu_set_hv(*vcpu);
+	vcpu_set_hv_cpuid(*vcpu);
 	vcpu_wrmsr(*vcpu, HVL_MSR_GUEST_OS_ID, OS_ID);
 	vcpu_args_set(*vcpu, 2, vm_alloc(vm, HVL_PAGE_SIZE),
 		      vm_alloc(vm, HVL_PAGE_SIZE));
@@ -1166,7 +1128,7 @@ static void test_low_tsc_khz(void)
 		vm_free(vm);
 		return;
 	}
-	vcpu_set_hv(vcpu);
+	vcpu_set_hv_cpuid(vcpu);
 	vcpu_wrmsr(vcpu, HVL_MSR_GUEST_OS_ID, OS_ID);
 	gpa = vm_alloc(vm, HVL_PAGE_SIZE);
 	memset(addr_gpa2hva(vm, gpa, HVL_PAGE_SIZE), 0xcc, HVL_PAGE_SIZE);
@@ -1199,7 +1161,7 @@ static void test_invalid(void)
 	gpa = vm_alloc(vm, HVL_PAGE_SIZE);
 	khz = vcpu_tsc_khz(vcpus[0]);
 	for (i = 0; i < 2; i++) {
-		vcpu_set_hv(vcpus[i]);
+		vcpu_set_hv_cpuid(vcpus[i]);
 		vcpu_args_set(vcpus[i], 3, i, gpa, khz);
 	}
 	/* KVM writes sequence 0 itself: 0xcc would read as a valid page. */
@@ -1280,7 +1242,7 @@ static void test_restore(void)
 		return;
 	}
 	vm = vm_create_with_vcpus(1, save_guest, &vcpu);
-	vcpu_set_hv(vcpu);
+	vcpu_set_hv_cpuid(vcpu);
 	gpa = vm_alloc(vm, HVL_PAGE_SIZE);
 	vcpu_args_set(vcpu, 1, gpa);
 	TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
@@ -1289,7 +1251,7 @@ static void test_restore(void)
 	osid = vcpu_rdmsr(vcpu, HVL_MSR_GUEST_OS_ID);
 
 	vm2 = vm_create_with_vcpus(1, restored_guest, &dst);
-	vcpu_set_hv(dst);
+	vcpu_set_hv_cpuid(dst);
 	gpa2 = vm_alloc(vm2, HVL_PAGE_SIZE);
 	TEST_ASSERT_EQ(gpa2, gpa);	/* same layout, same binary */
 	/* The fresh page is all zeroes: sequence 0 until KVM writes it. */

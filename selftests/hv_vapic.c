@@ -56,50 +56,11 @@
 
 /* ---- Hyper-V CPUID ---- */
 
-static struct kvm_cpuid_entry2 hv_supported[HVL_CPUID_NR_LEAVES];
-
-/* Leaves 0x40000000-0x40000005 from KVM_GET_SUPPORTED_HV_CPUID on fd. */
-static int hv_leaves_fd(int fd, struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES])
-{
-	struct kvm_cpuid2 *c;
-	uint32_t i, j;
-	int r;
-
-	c = calloc(1, sizeof(*c) + 64 * sizeof(c->entries[0]));
-	TEST_ASSERT(c, "calloc");
-	c->nent = 64;
-	r = ioctl(fd, KVM_GET_SUPPORTED_HV_CPUID, c);
-	if (!r) {
-		for (i = 0; i < HVL_CPUID_NR_LEAVES; i++) {
-			for (j = 0; j < c->nent; j++)
-				if (c->entries[j].function == HVL_CPUID_VENDOR + i)
-					break;
-			TEST_ASSERT(j < c->nent, "no leaf %#x", HVL_CPUID_VENDOR + i);
-			leaf[i] = c->entries[j];
-		}
-	}
-	free(c);
-	return r;
-}
-
-static void hv_leaves(struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES])
-{
-	static bool done;
-
-	if (!done) {
-		TEST_ASSERT(!hv_leaves_fd(kvm_fd(), hv_supported),
-			    "KVM_GET_SUPPORTED_HV_CPUID on /dev/kvm");
-		done = true;
-	}
-	memcpy(leaf, hv_supported, sizeof(hv_supported));
-}
-
 enum hv_setup { HV_NONE, HV_FULL, HV_ENFORCE_NO_APIC, HV_ENFORCE_APIC };
 
 static void vcpu_setup_hv(struct kvm_vcpu *vcpu, enum hv_setup how)
 {
 	struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES];
-	int i;
 
 	if (how == HV_NONE)
 		return;
@@ -111,8 +72,7 @@ static void vcpu_setup_hv(struct kvm_vcpu *vcpu, enum hv_setup how)
 	if (how == HV_ENFORCE_NO_APIC || how == HV_ENFORCE_APIC)
 		TEST_ASSERT(!vcpu_enable_cap(vcpu, KVM_CAP_HYPERV_ENFORCE_CPUID, 1),
 			    "KVM_ENABLE_CAP(KVM_CAP_HYPERV_ENFORCE_CPUID)");
-	for (i = 0; i < HVL_CPUID_NR_LEAVES; i++)
-		vcpu_set_cpuid_entry(vcpu, &leaf[i]);
+	vcpu_set_hv_leaves(vcpu, leaf);
 }
 
 static bool vcpu_has_x2apic(struct kvm_vcpu *vcpu)

@@ -45,22 +45,55 @@ void hold_kvm_open(void)
 		fd = ioctl(kvm_fd(), KVM_CREATE_VM, 0);
 }
 
+int hv_leaves_fd(int fd, struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES])
+{
+	struct kvm_cpuid2 *c;
+	uint32_t i, j;
+	int r;
+
+	c = calloc(1, sizeof(*c) + 64 * sizeof(c->entries[0]));
+	TEST_ASSERT(c, "calloc");
+	c->nent = 64;
+	r = ioctl(fd, KVM_GET_SUPPORTED_HV_CPUID, c);
+	for (i = 0; !r && i < HVL_CPUID_NR_LEAVES; i++) {
+		for (j = 0; j < c->nent; j++)
+			if (c->entries[j].function == HVL_CPUID_VENDOR + i)
+				break;
+		TEST_ASSERT(j < c->nent, "no leaf %#x", HVL_CPUID_VENDOR + i);
+		leaf[i] = c->entries[j];
+	}
+	free(c);
+	return r;
+}
+
+void hv_leaves(struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES])
+{
+	static struct kvm_cpuid_entry2 supported[HVL_CPUID_NR_LEAVES];
+	static bool done;
+
+	if (!done) {
+		TEST_ASSERT(!hv_leaves_fd(kvm_fd(), supported),
+			    "KVM_GET_SUPPORTED_HV_CPUID on /dev/kvm");
+		done = true;
+	}
+	memcpy(leaf, supported, sizeof(supported));
+}
+
+void vcpu_set_hv_leaves(struct kvm_vcpu *vcpu,
+			const struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES])
+{
+	vcpu_set_cpuid_first(vcpu, leaf, HVL_CPUID_NR_LEAVES);
+}
+
 static void set_hv_cpuid(struct kvm_vcpu *vcpu, bool set_retries,
 			 uint32_t retries)
 {
-	struct {
-		struct kvm_cpuid2 hdr;
-		struct kvm_cpuid_entry2 e[16];
-	} c = { .hdr.nent = 16 };
-	unsigned int i;
+	struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES];
 
-	TEST_ASSERT(!ioctl(kvm_fd(), KVM_GET_SUPPORTED_HV_CPUID, &c),
-		    "KVM_GET_SUPPORTED_HV_CPUID");
-	for (i = 0; i < c.hdr.nent; i++)
-		if (set_retries && c.e[i].function == HVL_CPUID_ENLIGHTENMENTS)
-			c.e[i].ebx = retries;
-	/* Where QEMU puts them: first, before KVM's own leaves. */
-	vcpu_set_cpuid_first(vcpu, c.e, c.hdr.nent);
+	hv_leaves(leaf);
+	if (set_retries)
+		leaf[HVL_CPUID_ENLIGHTENMENTS - HVL_CPUID_VENDOR].ebx = retries;
+	vcpu_set_hv_leaves(vcpu, leaf);
 }
 
 void vcpu_set_hv_cpuid(struct kvm_vcpu *vcpu)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "kvm_util.h"
+#include "hvl_abi.h"
 
 /*
  * HV_MODULE: the nohv kernels with hvenlight, the target. HV_STOCK: in-tree
@@ -35,6 +36,19 @@ void skip_n(int n, const char *why);
  * the stock kernel).  With a VM always open the text is patched only once.
  */
 void hold_kvm_open(void);
+
+/*
+ * Leaves 0x40000000-0x40000005 of KVM_GET_SUPPORTED_HV_CPUID on fd (/dev/kvm
+ * or a vCPU); returns the ioctl's result.
+ */
+int hv_leaves_fd(int fd, struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES]);
+
+/* The same from /dev/kvm, read once; asserts that the ioctl works. */
+void hv_leaves(struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES]);
+
+/* Give the vCPU these leaves, first, where QEMU puts them. */
+void vcpu_set_hv_leaves(struct kvm_vcpu *vcpu,
+			const struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES]);
 
 /* The leaves KVM_GET_SUPPORTED_HV_CPUID on /dev/kvm reports, as they are. */
 void vcpu_set_hv_cpuid(struct kvm_vcpu *vcpu);

@@ -479,7 +479,7 @@ void vcpu_set_cpuid_first(struct kvm_vcpu *vcpu,
 			  const struct kvm_cpuid_entry2 *entries, unsigned int n)
 {
 	struct kvm_cpuid2 *c = cpuid_alloc(n + vcpu->cpuid->nent);
-	unsigned int i, j;
+	unsigned int i, j, nent = n;
 
 	memcpy(c->entries, entries, n * sizeof(*entries));
 	for (i = 0; i < vcpu->cpuid->nent; i++) {
@@ -490,9 +490,9 @@ void vcpu_set_cpuid_first(struct kvm_vcpu *vcpu,
 			    e->index == entries[j].index)
 				break;
 		if (j == n)
-			c->entries[n++] = *e;
+			c->entries[nent++] = *e;
 	}
-	c->nent = n;
+	c->nent = nent;
 	free(vcpu->cpuid);
 	vcpu->cpuid = c;
 	vcpu_set_cpuid(vcpu);
