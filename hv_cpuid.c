@@ -21,8 +21,13 @@ bool hvl_cpuid_is_hv_guest(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv)
 
 	if (hv && hv->cpuid_known)
 		return hv->hv_guest;
-	e = kvm_find_cpuid_entry(vcpu, HVL_CPUID_INTERFACE);
-	hv_guest = e && e->eax == HVL_SIGNATURE_HV1;
+	/* With KVM's leaves at 0x40000000, 0x40000001 is KVM's, not ours. */
+	if (hvl_compat_kvm_cpuid_base(vcpu) == KVM_CPUID_SIGNATURE) {
+		hv_guest = false;
+	} else {
+		e = kvm_find_cpuid_entry(vcpu, HVL_CPUID_INTERFACE);
+		hv_guest = e && e->eax == HVL_SIGNATURE_HV1;
+	}
 	if (hv && hvl_compat_vcpu_has_run(vcpu)) {
 		hv->hv_guest = hv_guest;
 		hv->cpuid_known = true;

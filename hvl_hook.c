@@ -12,6 +12,9 @@
 #include <linux/kallsyms.h>
 #include <linux/kvm_host.h>
 #include <linux/module.h>
+#include <asm/ibt.h>
+#include <asm/linkage.h>
+#include <asm/nospec-branch.h>
 #include "hvl.h"
 
 /* Replacements entered but not yet returned; rmmod waits for zero. */
@@ -34,13 +37,6 @@ void hvl_hook_release(void)
 }
 
 /* Replacements: each runs one module entry point, then leaves. */
-static bool hvl_glue_valid_msr(struct kvm_vcpu *vcpu, u32 msr)
-{
-	/* An offered Hyper-V MSR: KVM then calls the two below for it. */
-	hvl_hook_leave();
-	return true;
-}
-
 static int hvl_glue_set_msr(struct kvm_vcpu *vcpu, struct msr_data *msr)
 {
 	int r = hvl_msr_set(vcpu, msr);
@@ -104,14 +100,9 @@ static long hvl_glue_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 }
 
 /*
- * Deciders run in the ftrace callback and see the hooked function's first
- * two arguments: no sleeping, no user memory.
+ * Deciders see the hooked function's first two arguments and run before it,
+ * preemptible: no sleeping, no user memory.
  */
-static bool hvl_want_msr_index(unsigned long vcpu, unsigned long index)
-{
-	return hvl_msr_offered((struct kvm_vcpu *)vcpu, index);
-}
-
 static bool hvl_want_msr(unsigned long vcpu, unsigned long msr)
 {
 	return hvl_msr_offered((struct kvm_vcpu *)vcpu,
@@ -164,34 +155,207 @@ struct hvl_hook {
 	void (*see)(unsigned long arg0);
 	/* Without this hook, stop offering these features instead of failing. */
 	u32 feature;
-	/* Where ftrace calls us from for this function, learned on first call. */
-	unsigned long ip;
 };
 
-/* Hottest first: hvl_hook_find() looks in this order. */
-static struct hvl_hook hvl_hooks[] = {
+/* The hooks the trampoline filters itself, by their place below. */
+#define HVL_HOOK_VCPU_IOCTL	0
+#define HVL_HOOK_HYPERCALL	1
+#define HVL_HOOK_GET_MSR	2
+#define HVL_HOOK_SET_MSR	3
+#define HVL_HOOK_CHECK_EXT	4
+#define HVL_HOOK_DEV_IOCTL	5
+
+/* Hottest first: the trampoline and hvl_hook_find() look in this order. */
+static const struct hvl_hook hvl_hooks[] = {
 	/* Every vCPU ioctl, KVM_RUN included. */
-	{ "kvm_vcpu_ioctl", hvl_want_vcpu_ioctl, hvl_glue_vcpu_ioctl },
-	{ "kvm_emulate_hypercall", hvl_want_hypercall, hvl_glue_hypercall },
-	/*
-	 * KVM asks its PMU code about an MSR only when its own switch has no
-	 * case for it: hook there, and the MSRs KVM handles pay nothing.
-	 */
-	{ "kvm_pmu_is_valid_msr", hvl_want_msr_index, hvl_glue_valid_msr },
-	{ "kvm_pmu_get_msr", hvl_want_msr, hvl_glue_get_msr },
-	{ "kvm_pmu_set_msr", hvl_want_msr, hvl_glue_set_msr },
+	[HVL_HOOK_VCPU_IOCTL] = { "kvm_vcpu_ioctl", hvl_want_vcpu_ioctl,
+				  hvl_glue_vcpu_ioctl },
+	[HVL_HOOK_HYPERCALL] = { "kvm_emulate_hypercall", hvl_want_hypercall,
+				 hvl_glue_hypercall },
+	/* Every MSR the vendor module leaves to KVM's common code. */
+	[HVL_HOOK_GET_MSR] = { "kvm_get_msr_common", hvl_want_msr,
+			       hvl_glue_get_msr },
+	[HVL_HOOK_SET_MSR] = { "kvm_set_msr_common", hvl_want_msr,
+			       hvl_glue_set_msr },
+	[HVL_HOOK_CHECK_EXT] = { "kvm_vm_ioctl_check_extension",
+				 hvl_want_check_extension,
+				 hvl_glue_check_extension },
+	[HVL_HOOK_DEV_IOCTL] = { "kvm_dev_ioctl", hvl_want_dev_ioctl,
+				 hvl_glue_dev_ioctl },
 	/*
 	 * Static in x86.c, but with three callers. (kvm_guest_time_update()
 	 * has one, and compilers inline it where KASAN does not bloat it.)
 	 */
 	{ "kvm_end_pvclock_update", .see = hvl_see_clock_update,
 	  .feature = HVL_FEAT_REFERENCE_TSC },
-	{ "kvm_vm_ioctl_check_extension", hvl_want_check_extension,
-	  hvl_glue_check_extension },
-	{ "kvm_dev_ioctl", hvl_want_dev_ioctl, hvl_glue_dev_ioctl },
 	{ "kvm_arch_vcpu_destroy", .see = hvl_see_vcpu_destroy },
 	{ "kvm_arch_free_vm", .see = hvl_see_free_vm },
 };
+
+/*
+ * Where the trampoline returns to in each hooked function: it names the
+ * function, and is learned (by kallsyms) on the function's first call.
+ */
+static unsigned long hvl_hook_ret[ARRAY_SIZE(hvl_hooks)] __used;
+
+static const struct hvl_hook *hvl_hook_find(unsigned long ret)
+{
+	char sym[KSYM_SYMBOL_LEN];
+	size_t n;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(hvl_hooks); i++)
+		if (READ_ONCE(hvl_hook_ret[i]) == ret)
+			return &hvl_hooks[i];
+	sprint_symbol(sym, ret);
+	for (i = 0; i < ARRAY_SIZE(hvl_hooks); i++) {
+		n = strlen(hvl_hooks[i].name);
+		if (!strncmp(sym, hvl_hooks[i].name, n) && sym[n] == '+') {
+			WRITE_ONCE(hvl_hook_ret[i], ret);
+			return &hvl_hooks[i];
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The slow path of the trampoline: the replacement to enter instead of the
+ * hooked function, or 0 to run KVM's code. Our own calls into KVM (the
+ * caller is in this module) always reach KVM's code.
+ */
+static unsigned long __used hvl_hook_decide(unsigned long arg0,
+					    unsigned long arg1,
+					    unsigned long caller,
+					    unsigned long ret)
+{
+	const struct hvl_hook *hook = hvl_hook_find(ret);
+
+	if (!hook)
+		return 0;
+	if (hook->see) {
+		hook->see(arg0);
+		return 0;
+	}
+	if (!hook->want(arg0, arg1) || hvl_compat_module_text(caller))
+		return 0;
+	atomic_inc(&hvl_hook_inflight);
+	return (unsigned long)hook->target;
+}
+
+/*
+ * Every hooked function starts with an ftrace direct call to hvl_hook_tramp.
+ * For the hot hooks, a filter of a few instructions sends KVM's common
+ * calls straight back without saving a register: KVM_RUN and every ioctl
+ * we do not answer, a hypercall of a vCPU with KVM's leaves at 0x40000000
+ * (it has no Hyper-V leaves), an MSR outside the Hyper-V range we own, a
+ * capability we do not offer. Every other call saves the argument
+ * registers and asks hvl_hook_decide(); the trampoline enters a
+ * replacement by returning into it, and the replacement returns to the
+ * hooked function's caller.
+ *
+ * The filters' constants are UAPI or fixed layouts, checked below. r11 is
+ * free on entry to any C function; ftrace's own trampolines clobber it too.
+ */
+#define HVL_IOC_ENABLE_CAP		0x4068aea3
+#define HVL_IOC_GET_MSR_INDEX_LIST	0xc004ae02
+#define HVL_IOC_GET_SUPPORTED_HV_CPUID	0xc008aec1
+#define HVL_MSR_DATA_INDEX		4
+
+static_assert(KVM_ENABLE_CAP == HVL_IOC_ENABLE_CAP);
+static_assert(KVM_GET_MSR_INDEX_LIST == HVL_IOC_GET_MSR_INDEX_LIST);
+static_assert(KVM_GET_SUPPORTED_HV_CPUID == HVL_IOC_GET_SUPPORTED_HV_CPUID);
+static_assert(offsetof(struct msr_data, index) == HVL_MSR_DATA_INDEX);
+
+/* Where KVM keeps the base of its own CPUID leaves in a vCPU. */
+static const u32 hvl_tramp_kvm_cpuid_base __used =
+	HVL_COMPAT_KVM_CPUID_BASE_OFFSET;
+
+/* The capabilities we answer, as a bitmap the filter can test. */
+#define HVL_CAP_BITS	256
+static DECLARE_BITMAP(hvl_tramp_caps, HVL_CAP_BITS) __used;
+
+/* Run filter when the return address in r11 is that of hook i. */
+#define HVL_TRAMP_CASE(i, next, filter)					\
+	"cmpq hvl_hook_ret+8*" __stringify(i) "(%rip), %r11\n\t"	\
+	"jne " #next "f\n\t"						\
+	filter								\
+	#next ":\n\t"
+
+/* A filter ends in RET (KVM's code) or jumps to the decider at 1. */
+#define HVL_FILTER_IOCTL(a, b)						\
+	"cmpl $" __stringify(a) ", %esi\n\t"				\
+	"je 1f\n\t"							\
+	"cmpl $" __stringify(b) ", %esi\n\t"				\
+	"je 1f\n\t"							\
+	ASM_RET
+
+#define HVL_FILTER_KVM_GUEST						\
+	"movl hvl_tramp_kvm_cpuid_base(%rip), %r11d\n\t"		\
+	"cmpl $" __stringify(KVM_CPUID_SIGNATURE) ", (%rdi,%r11)\n\t"	\
+	"jne 1f\n\t"							\
+	ASM_RET
+
+/* Every MSR we may own lies from GUEST_OS_ID to VP_ASSIST_PAGE. */
+#define HVL_FILTER_MSR							\
+	"movl " __stringify(HVL_MSR_DATA_INDEX) "(%rsi), %r11d\n\t"	\
+	"subl $" __stringify(HVL_MSR_GUEST_OS_ID) ", %r11d\n\t"	\
+	"cmpl $" __stringify(HVL_MSR_VP_ASSIST_PAGE - HVL_MSR_GUEST_OS_ID) \
+	", %r11d\n\t"							\
+	"jbe 1f\n\t"							\
+	ASM_RET
+
+#define HVL_FILTER_CAP							\
+	"cmpq $" __stringify(HVL_CAP_BITS) ", %rsi\n\t"			\
+	"jae 9f\n\t"							\
+	"btq %rsi, hvl_tramp_caps(%rip)\n\t"				\
+	"jc 1f\n"							\
+	"9:\n\t"							\
+	ASM_RET
+
+asm(".pushsection .text, \"ax\", @progbits\n"
+	".type hvl_hook_tramp, @function\n"
+	"hvl_hook_tramp:\n\t"
+	ASM_ENDBR
+	CALL_DEPTH_ACCOUNT
+	"movq (%rsp), %r11\n\t"
+	HVL_TRAMP_CASE(HVL_HOOK_VCPU_IOCTL, 10,
+		       HVL_FILTER_IOCTL(HVL_IOC_GET_SUPPORTED_HV_CPUID,
+					HVL_IOC_ENABLE_CAP))
+	HVL_TRAMP_CASE(HVL_HOOK_HYPERCALL, 11, HVL_FILTER_KVM_GUEST)
+	HVL_TRAMP_CASE(HVL_HOOK_GET_MSR, 12, HVL_FILTER_MSR)
+	HVL_TRAMP_CASE(HVL_HOOK_SET_MSR, 13, HVL_FILTER_MSR)
+	HVL_TRAMP_CASE(HVL_HOOK_CHECK_EXT, 14, HVL_FILTER_CAP)
+	HVL_TRAMP_CASE(HVL_HOOK_DEV_IOCTL, 1,
+		       HVL_FILTER_IOCTL(HVL_IOC_GET_SUPPORTED_HV_CPUID,
+					HVL_IOC_GET_MSR_INDEX_LIST))
+	"pushq %rbp\n\t"
+	"movq %rsp, %rbp\n\t"
+	"pushq %rdi\n\t"
+	"pushq %rsi\n\t"
+	"pushq %rdx\n\t"
+	"pushq %rcx\n\t"
+	"pushq %r8\n\t"
+	"pushq %r9\n\t"
+	"pushq %rax\n\t"
+	"movq 16(%rbp), %rdx\n\t"	/* the hooked function's caller */
+	"movq 8(%rbp), %rcx\n\t"	/* the return address into it */
+	"call hvl_hook_decide\n\t"
+	"movq %rax, %r11\n\t"
+	"popq %rax\n\t"
+	"popq %r9\n\t"
+	"popq %r8\n\t"
+	"popq %rcx\n\t"
+	"popq %rdx\n\t"
+	"popq %rsi\n\t"
+	"popq %rdi\n\t"
+	"popq %rbp\n\t"
+	"testq %r11, %r11\n\t"
+	"jz 2f\n\t"
+	"movq %r11, (%rsp)\n"	/* return into the replacement */
+	"2:\n\t"
+	ASM_RET
+	".size hvl_hook_tramp, .-hvl_hook_tramp\n"
+	".popsection\n");
 
 /*
  * One ftrace_ops for every hook: loading and unloading then patch KVM's
@@ -199,62 +363,15 @@ static struct hvl_hook hvl_hooks[] = {
  */
 static struct ftrace_ops hvl_hook_ops;
 
-/* The hook for a traced function's ip; named by kallsyms on first use. */
-static struct hvl_hook *hvl_hook_find(unsigned long ip)
-{
-	char sym[KSYM_SYMBOL_LEN];
-	size_t n;
-	int i;
-
-	for (i = 0; i < ARRAY_SIZE(hvl_hooks); i++)
-		if (READ_ONCE(hvl_hooks[i].ip) == ip)
-			return &hvl_hooks[i];
-	sprint_symbol(sym, ip);
-	for (i = 0; i < ARRAY_SIZE(hvl_hooks); i++) {
-		n = strlen(hvl_hooks[i].name);
-		if (!strncmp(sym, hvl_hooks[i].name, n) && sym[n] == '+') {
-			WRITE_ONCE(hvl_hooks[i].ip, ip);
-			return &hvl_hooks[i];
-		}
-	}
-	return NULL;
-}
-
-static void notrace hvl_hook_thunk(unsigned long ip, unsigned long parent_ip,
-				   struct ftrace_ops *op,
-				   struct ftrace_regs *fregs)
-{
-	unsigned long arg0 = ftrace_regs_get_argument(fregs, 0);
-	unsigned long arg1 = ftrace_regs_get_argument(fregs, 1);
-	struct hvl_hook *hook;
-	int bit;
-
-	/* Also disables preemption: deciders may use RCU and must not sleep. */
-	bit = ftrace_test_recursion_trylock(ip, parent_ip);
-	if (bit < 0)
-		return;
-	/* Our own calls into KVM (parent_ip in this module) reach KVM's code. */
-	hook = hvl_hook_find(ip);
-	if (!hook) {
-		/* Not one of ours; let it run. */
-	} else if (hook->see) {
-		hook->see(arg0);
-	} else if (hook->want(arg0, arg1) &&
-		   !within_module(parent_ip, THIS_MODULE)) {
-		atomic_inc(&hvl_hook_inflight);
-		ftrace_regs_set_instruction_pointer(fregs,
-						    (unsigned long)hook->target);
-	}
-	ftrace_test_recursion_unlock(bit);
-}
-
 void hvl_hook_exit(void)
 {
-	unregister_ftrace_function(&hvl_hook_ops);
-	ftrace_free_filter(&hvl_hook_ops);
+	unregister_ftrace_direct(&hvl_hook_ops, (unsigned long)hvl_hook_tramp,
+				 true);
 	/*
-	 * No new call is redirected now; wait for the ones inside a
-	 * replacement, then for every task to leave our text for good.
+	 * Unregistering waited (synchronize_rcu_tasks()) for every task to
+	 * leave the trampoline, so a call it redirected is counted in flight
+	 * by now. Wait for those to leave the replacements, then for every
+	 * task to leave our text for good.
 	 */
 	while (atomic_read(&hvl_hook_inflight))
 		msleep(20);
@@ -263,15 +380,9 @@ void hvl_hook_exit(void)
 
 int hvl_hook_init(void)
 {
-	struct hvl_hook *hook;
+	const struct hvl_hook *hook;
 	int i, r;
 
-	hvl_hook_ops.func = hvl_hook_thunk;
-	/*
-	 * No SAVE_REGS: the arguments and the redirect need no full pt_regs.
-	 * RECURSION: the thunk guards itself, ftrace need not wrap it.
-	 */
-	hvl_hook_ops.flags = FTRACE_OPS_FL_IPMODIFY | FTRACE_OPS_FL_RECURSION;
 	for (i = 0; i < ARRAY_SIZE(hvl_hooks); i++) {
 		hook = &hvl_hooks[i];
 		r = ftrace_set_filter(&hvl_hook_ops, (unsigned char *)hook->name,
@@ -286,9 +397,17 @@ int hvl_hook_init(void)
 			goto free_filter;
 		}
 	}
-	r = register_ftrace_function(&hvl_hook_ops);
+	/* After the loop: a hook missing there may take a capability along. */
+	for (i = 0; i < HVL_CAP_BITS; i++)
+		if (hvl_cpuid_has_cap(i))
+			__set_bit(i, hvl_tramp_caps);
+
+	r = register_ftrace_direct(&hvl_hook_ops, (unsigned long)hvl_hook_tramp);
 	if (r) {
-		pr_err("cannot register the hooks (%d)\n", r);
+		if (r == -EBUSY)
+			pr_err("cannot hook KVM: a function we hook already has a direct call (a BPF trampoline?)\n");
+		else
+			pr_err("cannot register the hooks (%d)\n", r);
 		goto free_filter;
 	}
 	return 0;

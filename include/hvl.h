@@ -93,6 +93,8 @@ int hvl_hook_init(void);
 void hvl_hook_exit(void);
 void hvl_hook_hold(void);
 void hvl_hook_release(void);
+/* Asm in hvl_hook.c, entered only by ftrace from the hooked functions. */
+void hvl_hook_tramp(void);
 
 /* Exported by kvm.ko, declared only in its private cpuid.h and lapic.h. */
 struct kvm_cpuid_entry2 *kvm_find_cpuid_entry(struct kvm_vcpu *vcpu,
@@ -109,12 +111,28 @@ void kvm_lapic_set_eoi(struct kvm_vcpu *vcpu);
 #define HVL_COMPAT_MSR_UNSUPPORTED	2
 
 /*
- * ftrace hands callbacks the arguments and lets them redirect without
- * saving full pt_regs (the lighter ftrace_caller) on x86-64 since 6.1.
+ * The hooks are ftrace direct calls (register_ftrace_direct() takes an
+ * ftrace_ops since 6.5); x86-64 kernels with ftrace have them unless
+ * configured out.
  */
-#ifndef CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS
-#error "hvenlight needs ftrace with arguments (x86-64, Linux 6.1 or later)"
+#ifndef CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS
+#error "hvenlight needs CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS=y"
 #endif
+
+/* The base of KVM's own CPUID leaves in a vCPU, kvm_cpuid since 6.2. */
+#define HVL_COMPAT_KVM_CPUID_BASE_OFFSET \
+	offsetof(struct kvm_vcpu, arch.kvm_cpuid.base)
+
+static inline u32 hvl_compat_kvm_cpuid_base(struct kvm_vcpu *vcpu)
+{
+	return vcpu->arch.kvm_cpuid.base;
+}
+
+/* Code in this module: its text, as struct module lays it out since 6.4. */
+static inline bool hvl_compat_module_text(unsigned long addr)
+{
+	return within_module_mem_type(addr, THIS_MODULE, MOD_TEXT);
+}
 
 int hvl_compat_init(void);
 int hvl_compat_get_cpl(struct kvm_vcpu *vcpu);

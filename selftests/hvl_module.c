@@ -18,8 +18,8 @@
 #include "hvl_abi.h"
 
 static const char *const hooked[] = {
-	"kvm_arch_vcpu_destroy", "kvm_arch_free_vm", "kvm_pmu_is_valid_msr",
-	"kvm_pmu_set_msr", "kvm_pmu_get_msr", "kvm_emulate_hypercall",
+	"kvm_arch_vcpu_destroy", "kvm_arch_free_vm", "kvm_set_msr_common",
+	"kvm_get_msr_common", "kvm_emulate_hypercall",
 	"kvm_vm_ioctl_check_extension", "kvm_dev_ioctl", "kvm_vcpu_ioctl",
 	"kvm_end_pvclock_update",
 };
@@ -65,25 +65,40 @@ static int module_refcnt(void)
 	return n;
 }
 
-/* How many of the hooked KVM functions ftrace lists with our callback. */
+/* The hooked function a line of enabled_functions starts, or -1. */
+static int hooked_at(const char *line)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(hooked); i++) {
+		size_t n = strlen(hooked[i]);
+
+		if (!strncmp(line, hooked[i], n) &&
+		    (line[n] == ' ' || line[n] == '\t'))
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * How many of the hooked KVM functions ftrace shows calling into us. A
+ * function's record starts at column 0; a direct call's target follows on
+ * a line of its own ("\tdirect-->hvl_hook_tramp ... [hvenlight]").
+ */
 static int hooks_active(void)
 {
 	FILE *f = fopen("/sys/kernel/debug/tracing/enabled_functions", "r");
 	char line[1024];
-	int found = 0;
-	unsigned int i;
+	int found = 0, cur = -1;
 
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
-		if (!strstr(line, "hvenlight"))
-			continue;
-		for (i = 0; i < ARRAY_SIZE(hooked); i++) {
-			size_t n = strlen(hooked[i]);
-
-			if (!strncmp(line, hooked[i], n) &&
-			    (line[n] == ' ' || line[n] == '\t'))
-				found++;
+		if (line[0] != '\t')
+			cur = hooked_at(line);
+		if (cur >= 0 && strstr(line, "hvenlight")) {
+			found++;
+			cur = -1;
 		}
 	}
 	fclose(f);
