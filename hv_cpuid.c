@@ -9,7 +9,8 @@
 #include "hvl.h"
 
 /*
- * A vCPU is a Hyper-V guest when its VMM set 0x40000001.EAX = "Hv#1". KVM
+ * A vCPU is a Hyper-V guest when its VMM set 0x40000001.EAX = "Hv#1" and
+ * did not put KVM's own leaves at 0x40000000 (0x40000001 is then KVM's). KVM
  * refuses CPUID changes once a vCPU has run, so remember the answer in the
  * vCPU's state (if it has any) instead of walking its CPUID on every exit.
  * Only the vCPU's own thread, holding vcpu->mutex, gets here.
@@ -132,7 +133,7 @@ long hvl_cpuid_enable_cap(struct file *filp, unsigned long arg)
 	if (copy_from_user(&cap, (void __user *)arg, sizeof(cap)))
 		return -EFAULT;
 	if (cap.cap != KVM_CAP_HYPERV_ENFORCE_CPUID)
-		return filp->f_op->unlocked_ioctl(filp, KVM_ENABLE_CAP, arg);
+		return hvl_hook_forward(filp, KVM_ENABLE_CAP, arg);
 	if (cap.flags)
 		return -EINVAL;
 	if (mutex_lock_killable(&vcpu->mutex))

@@ -16,9 +16,15 @@ static const u32 hvl_msrs[] = {
 	HVL_MSR_TIME_REF_COUNT, HVL_MSR_REFERENCE_TSC, HVL_MSR_VP_ASSIST_PAGE,
 };
 
-/* The 0x40000003.EAX bit that offers an MSR; 0 for MSRs we never own. */
+/*
+ * The 0x40000003.EAX bit that offers an MSR; 0 for MSRs we never own. To
+ * own one outside HVL_MSR_OWNED_FIRST..LAST, widen that range: the MSR
+ * hooks' filter reads it.
+ */
 static u32 hvl_msr_feature(u32 msr)
 {
+	if (msr < HVL_MSR_OWNED_FIRST || msr > HVL_MSR_OWNED_LAST)
+		return 0;
 	switch (msr) {
 	case HVL_MSR_GUEST_OS_ID:
 	case HVL_MSR_HYPERCALL:
@@ -189,7 +195,7 @@ long hvl_msr_get_index_list(struct file *filp, unsigned int ioctl,
 
 	if (get_user(n_user, &ulist->nmsrs))
 		return -EFAULT;
-	r = filp->f_op->unlocked_ioctl(filp, ioctl, arg);
+	r = hvl_hook_forward(filp, ioctl, arg);
 	if (r && r != -E2BIG)
 		return r;
 	if (get_user(n_kvm, &ulist->nmsrs) ||

@@ -3,7 +3,7 @@
  * The KVM glue: ftrace hooks on KVM's entry points. A hook either observes
  * (lifecycle) or redirects a call it answers completely to a replacement
  * with the same prototype; every other call runs KVM's code untouched.
- * Calls the module makes into KVM itself are never redirected.
+ * Calls the module forwards to KVM (hvl_hook_forward) are never redirected.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -34,6 +34,51 @@ void hvl_hook_hold(void)
 void hvl_hook_release(void)
 {
 	atomic_dec(&hvl_hook_inflight);
+}
+
+/*
+ * Tasks inside hvl_hook_forward(). The hooks cannot tell a forwarded call
+ * by its caller's address: a graph tracer or a kretprobe on the same
+ * function replaces that return address before our trampoline runs.
+ */
+struct hvl_hook_fwd {
+	struct list_head node;
+	struct task_struct *task;
+};
+
+static LIST_HEAD(hvl_hook_fwds);
+static DEFINE_SPINLOCK(hvl_hook_fwd_lock);
+
+/* Hand an ioctl we do not answer to KVM's own handler, past our hook. */
+long hvl_hook_forward(struct file *filp, unsigned int ioctl,
+		      unsigned long arg)
+{
+	struct hvl_hook_fwd fwd = { .task = current };
+	long r;
+
+	spin_lock(&hvl_hook_fwd_lock);
+	list_add(&fwd.node, &hvl_hook_fwds);
+	spin_unlock(&hvl_hook_fwd_lock);
+	r = filp->f_op->unlocked_ioctl(filp, ioctl, arg);
+	spin_lock(&hvl_hook_fwd_lock);
+	list_del(&fwd.node);
+	spin_unlock(&hvl_hook_fwd_lock);
+	return r;
+}
+
+static bool hvl_hook_forwarded(void)
+{
+	struct hvl_hook_fwd *fwd;
+	bool found = false;
+
+	if (list_empty_careful(&hvl_hook_fwds))
+		return false;
+	spin_lock(&hvl_hook_fwd_lock);
+	list_for_each_entry(fwd, &hvl_hook_fwds, node)
+		if (fwd->task == current)
+			found = true;
+	spin_unlock(&hvl_hook_fwd_lock);
+	return found;
 }
 
 /* Replacements: each runs one module entry point, then leaves. */
@@ -220,12 +265,10 @@ static const struct hvl_hook *hvl_hook_find(unsigned long ret)
 
 /*
  * The slow path of the trampoline: the replacement to enter instead of the
- * hooked function, or 0 to run KVM's code. Our own calls into KVM (the
- * caller is in this module) always reach KVM's code.
+ * hooked function, or 0 to run KVM's code.
  */
 static unsigned long __used hvl_hook_decide(unsigned long arg0,
 					    unsigned long arg1,
-					    unsigned long caller,
 					    unsigned long ret)
 {
 	const struct hvl_hook *hook = hvl_hook_find(ret);
@@ -236,14 +279,16 @@ static unsigned long __used hvl_hook_decide(unsigned long arg0,
 		hook->see(arg0);
 		return 0;
 	}
-	if (!hook->want(arg0, arg1) || hvl_compat_module_text(caller))
+	if (!hook->want(arg0, arg1) || hvl_hook_forwarded())
 		return 0;
 	atomic_inc(&hvl_hook_inflight);
 	return (unsigned long)hook->target;
 }
 
 /*
- * Every hooked function starts with an ftrace direct call to hvl_hook_tramp.
+ * Every hooked function starts with an ftrace direct call to hvl_hook_tramp
+ * (ftrace_regs_caller jumps there instead when another ftrace user shares
+ * the function, with the stack and argument registers as they were).
  * For the hot hooks, a filter of a few instructions sends KVM's common
  * calls straight back without saving a register: KVM_RUN and every ioctl
  * we do not answer, a hypercall of a vCPU with KVM's leaves at 0x40000000
@@ -270,7 +315,7 @@ static_assert(offsetof(struct msr_data, index) == HVL_MSR_DATA_INDEX);
 static const u32 hvl_tramp_kvm_cpuid_base __used =
 	HVL_COMPAT_KVM_CPUID_BASE_OFFSET;
 
-/* The capabilities we answer, as a bitmap the filter can test. */
+/* The capabilities we answer, as a bitmap; the decider sees larger ones. */
 #define HVL_CAP_BITS	256
 static DECLARE_BITMAP(hvl_tramp_caps, HVL_CAP_BITS) __used;
 
@@ -295,24 +340,23 @@ static DECLARE_BITMAP(hvl_tramp_caps, HVL_CAP_BITS) __used;
 	"jne 1f\n\t"							\
 	ASM_RET
 
-/* Every MSR we may own lies from GUEST_OS_ID to VP_ASSIST_PAGE. */
 #define HVL_FILTER_MSR							\
 	"movl " __stringify(HVL_MSR_DATA_INDEX) "(%rsi), %r11d\n\t"	\
-	"subl $" __stringify(HVL_MSR_GUEST_OS_ID) ", %r11d\n\t"	\
-	"cmpl $" __stringify(HVL_MSR_VP_ASSIST_PAGE - HVL_MSR_GUEST_OS_ID) \
+	"subl $" __stringify(HVL_MSR_OWNED_FIRST) ", %r11d\n\t"	\
+	"cmpl $" __stringify(HVL_MSR_OWNED_LAST - HVL_MSR_OWNED_FIRST) \
 	", %r11d\n\t"							\
 	"jbe 1f\n\t"							\
 	ASM_RET
 
 #define HVL_FILTER_CAP							\
 	"cmpq $" __stringify(HVL_CAP_BITS) ", %rsi\n\t"			\
-	"jae 9f\n\t"							\
+	"jae 1f\n\t"							\
 	"btq %rsi, hvl_tramp_caps(%rip)\n\t"				\
-	"jc 1f\n"							\
-	"9:\n\t"							\
+	"jc 1f\n\t"							\
 	ASM_RET
 
 asm(".pushsection .text, \"ax\", @progbits\n"
+	".globl hvl_hook_tramp\n"
 	".type hvl_hook_tramp, @function\n"
 	"hvl_hook_tramp:\n\t"
 	ASM_ENDBR
@@ -337,8 +381,7 @@ asm(".pushsection .text, \"ax\", @progbits\n"
 	"pushq %r8\n\t"
 	"pushq %r9\n\t"
 	"pushq %rax\n\t"
-	"movq 16(%rbp), %rdx\n\t"	/* the hooked function's caller */
-	"movq 8(%rbp), %rcx\n\t"	/* the return address into it */
+	"movq 8(%rbp), %rdx\n\t"	/* the return address into it */
 	"call hvl_hook_decide\n\t"
 	"movq %rax, %r11\n\t"
 	"popq %rax\n\t"
@@ -365,8 +408,12 @@ static struct ftrace_ops hvl_hook_ops;
 
 void hvl_hook_exit(void)
 {
-	unregister_ftrace_direct(&hvl_hook_ops, (unsigned long)hvl_hook_tramp,
-				 true);
+	int r = unregister_ftrace_direct(&hvl_hook_ops,
+					 (unsigned long)hvl_hook_tramp, true);
+
+	/* Only a dead ftrace fails here; KVM may then still call into us. */
+	if (r)
+		pr_err("cannot unhook KVM (%d): expect a crash in KVM\n", r);
 	/*
 	 * Unregistering waited (synchronize_rcu_tasks()) for every task to
 	 * leave the trampoline, so a call it redirected is counted in flight
@@ -405,7 +452,7 @@ int hvl_hook_init(void)
 	r = register_ftrace_direct(&hvl_hook_ops, (unsigned long)hvl_hook_tramp);
 	if (r) {
 		if (r == -EBUSY)
-			pr_err("cannot hook KVM: a function we hook already has a direct call (a BPF trampoline?)\n");
+			pr_err("cannot hook KVM: a BPF trampoline, livepatch or kprobe already modifies a function we hook\n");
 		else
 			pr_err("cannot register the hooks (%d)\n", r);
 		goto free_filter;

@@ -155,7 +155,7 @@ struct hvl_vcpu *hvl_state_vcpu_get(struct kvm_vcpu *vcpu)
 	return hv;
 }
 
-/* Called from an ftrace observer: must not sleep. */
+/* Called from a hook observer, before KVM frees it: must not sleep. */
 void hvl_state_vcpu_free(struct kvm_vcpu *vcpu)
 {
 	struct hvl_vcpu *hv = NULL;
@@ -170,7 +170,7 @@ void hvl_state_vcpu_free(struct kvm_vcpu *vcpu)
 		kfree_rcu(hv, rcu);
 }
 
-/* Called from an ftrace observer: must not sleep. */
+/* Called from a hook observer, before KVM frees it: must not sleep. */
 void hvl_state_vm_free(struct kvm *kvm)
 {
 	struct hvl_vcpu *hv;

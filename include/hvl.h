@@ -93,6 +93,8 @@ int hvl_hook_init(void);
 void hvl_hook_exit(void);
 void hvl_hook_hold(void);
 void hvl_hook_release(void);
+long hvl_hook_forward(struct file *filp, unsigned int ioctl,
+		      unsigned long arg);
 /* Asm in hvl_hook.c, entered only by ftrace from the hooked functions. */
 void hvl_hook_tramp(void);
 
@@ -126,12 +128,6 @@ void kvm_lapic_set_eoi(struct kvm_vcpu *vcpu);
 static inline u32 hvl_compat_kvm_cpuid_base(struct kvm_vcpu *vcpu)
 {
 	return vcpu->arch.kvm_cpuid.base;
-}
-
-/* Code in this module: its text, as struct module lays it out since 6.4. */
-static inline bool hvl_compat_module_text(unsigned long addr)
-{
-	return within_module_mem_type(addr, THIS_MODULE, MOD_TEXT);
 }
 
 int hvl_compat_init(void);

@@ -58,6 +58,9 @@ typedef __s64 s64;
 #define HVL_MSR_ICR			0x40000071
 #define HVL_MSR_TPR			0x40000072
 #define HVL_MSR_VP_ASSIST_PAGE		0x40000073
+/* Every MSR the module may own; the hooks let no other reach it. */
+#define HVL_MSR_OWNED_FIRST		HVL_MSR_GUEST_OS_ID
+#define HVL_MSR_OWNED_LAST		HVL_MSR_VP_ASSIST_PAGE
 
 #define HVL_HYPERCALL_ENABLE		BIT_ULL(0)
 #define HVL_HYPERCALL_LOCKED		BIT_ULL(1)
