@@ -79,6 +79,7 @@ static void probe_defaults(struct probe p[3], uint32_t vcpu_id)
 
 static void test_non_hv_guest(void)
 {
+	struct kvm_cpuid_entry2 *e;
 	struct kvm_vcpu *vcpus[2];
 	struct kvm_vm *vm;
 	struct probe p[3];
@@ -121,6 +122,32 @@ static void test_non_hv_guest(void)
 	       p[1].rvec == GP_VECTOR && p[2].rvec == GP_VECTOR,
 	       "vCPU without \"Hv#1\" beside one with it: #GP (%u %u %u %u)",
 	       p[0].rvec, p[0].wvec, p[1].rvec, p[2].rvec);
+	vm_free(vm);
+
+	/*
+	 * "Hv#1" in 0x40000001.EAX under KVM's own signature at 0x40000000:
+	 * that leaf is KVM's feature leaf, so hvenlight sees no Hyper-V guest
+	 * (its hypercall filter reads the same base). In-tree KVM looks at
+	 * 0x40000001 alone and enables Hyper-V.
+	 */
+	vm = vm_create_with_vcpus(1, probe_guest, vcpus);
+	e = vcpu_cpuid_entry(vcpus[0], 0x40000000, 0);
+	TEST_ASSERT(e && e->ebx == 0x4b4d564b, "KVM's signature at 0x40000000");
+	e = vcpu_cpuid_entry(vcpus[0], 0x40000001, 0);
+	TEST_ASSERT(e, "KVM's feature leaf at 0x40000001");
+	e->eax = HVL_SIGNATURE_HV1;
+	vcpu_set_cpuid(vcpus[0]);
+	probe_defaults(p, 0);
+	run_probe(vcpus[0], p);
+	if (hv_env == HV_STOCK)
+		tap_ok(!p[0].rvec && !p[0].wvec,
+		       "in-tree: \"Hv#1\" under KVM's signature enables Hyper-V (%u %u)",
+		       p[0].rvec, p[0].wvec);
+	else
+		tap_ok(p[0].rvec == GP_VECTOR && p[0].wvec == GP_VECTOR &&
+		       p[1].rvec == GP_VECTOR && p[2].rvec == GP_VECTOR,
+		       "\"Hv#1\" under KVM's signature at 0x40000000: #GP (%u %u %u %u)",
+		       p[0].rvec, p[0].wvec, p[1].rvec, p[2].rvec);
 	vm_free(vm);
 }
 
@@ -595,7 +622,7 @@ int main(void)
 	kvm_require();
 	hv_env_init();
 	hold_kvm_open();
-	tap_plan(7 + ENFORCE_CHECKS + VP_CHECKS + RSVD_CHECKS + ROUNDTRIP_CHECKS + 2);
+	tap_plan(8 + ENFORCE_CHECKS + VP_CHECKS + RSVD_CHECKS + ROUNDTRIP_CHECKS + 2);
 
 	test_non_hv_guest();
 	test_enforce();
