@@ -2,6 +2,7 @@
 #
 #   make                     build hvenlight.ko against KDIR (the running kernel)
 #   make install             install it into /lib/modules and run depmod
+#   make deb                 the DKMS package build/deb/hvenlight-dkms_*_all.deb
 #   make module KERNEL=K     build it for a test kernel: nohv, inhv,
 #                            nohv-perf, inhv-perf, stock
 #   make unit                host-side unit tests of the pure logic
@@ -25,6 +26,10 @@ install: all
 # so builds for different kernels never share objects.
 module:
 	@$(TOP)/scripts/build-module $(KERNEL)
+
+# The Debian package, built from HEAD (see scripts/build-deb).
+deb:
+	@$(TOP)/scripts/build-deb
 
 unit:
 	@$(MAKE) -s -C $(TOP)/unit
@@ -50,4 +55,4 @@ clean:
 	$(MAKE) -s -C $(TOP)/unit clean
 	$(MAKE) -s -C $(TOP)/selftests clean 2>/dev/null || true
 
-.PHONY: all install module unit selftests check run bench lint clean
+.PHONY: all install deb module unit selftests check run bench lint clean

@@ -46,3 +46,5 @@ module_exit(hvl_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("Hyper-V enlightenments for KVM built without CONFIG_KVM_HYPERV");
 MODULE_AUTHOR("hvenlight developers");
+/* From debian/changelog, through Kbuild: the package's version too. */
+MODULE_VERSION(HVL_VERSION);
