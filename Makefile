@@ -10,6 +10,8 @@
 #   make check               unit tests + module + selftests in the test VM
 #   make run                 boot the test VM and run a Hyper-V guest (QEMU)
 #   make lint                checkpatch --strict, W=1 and sparse on the sources
+#   make upstream-diag       every stage of the kernel's hyperv_features test
+#                            on nohv, failing ones reported (KERNEL=stock too)
 KDIR ?= /lib/modules/$(shell uname -r)/build
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 SRCS := Kbuild $(wildcard $(TOP)/*.c) $(wildcard $(TOP)/include/*.h)
@@ -49,10 +51,13 @@ bench:
 lint:
 	@$(TOP)/scripts/lint
 
+upstream-diag:
+	@$(TOP)/scripts/upstream-diag --kernel $(KERNEL)
+
 clean:
 	$(MAKE) -C $(KDIR) M=$(TOP) clean 2>/dev/null || true
 	rm -rf $(TOP)/build
 	$(MAKE) -s -C $(TOP)/unit clean
 	$(MAKE) -s -C $(TOP)/selftests clean 2>/dev/null || true
 
-.PHONY: all install deb module unit selftests check run bench lint clean
+.PHONY: all install deb module unit selftests check run bench lint upstream-diag clean

@@ -8,3 +8,19 @@ HVL_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 hvl_log() { printf '[%s] %s\n' "${HVL_TAG:-hvenlight}" "$*" >&2; }
 hvl_die() { hvl_log "error: $*"; exit 1; }
+
+# Extract Debian's linux-source-6.12 into $HVL_CACHE/linux-source-6.12 unless
+# that tarball is there already; print a key naming the extracted source.
+hvl_source() {
+	local src=$HVL_CACHE/linux-source-6.12 tarball=/usr/src/linux-source-6.12.tar.xz key
+	[ -f "$tarball" ] || hvl_die "$tarball missing: run scripts/install-deps (apt-get install linux-source-6.12=$HVL_DEBVER)"
+	key=$(stat -c '%s-%Y' "$tarball")
+	mkdir -p "$HVL_CACHE"
+	if [ "$(cat "$src/.hvl-extracted" 2>/dev/null)" != "$key" ]; then
+		hvl_log "extracting $tarball"
+		rm -rf "$src"
+		tar -C "$HVL_CACHE" -xf "$tarball"
+		echo "$key" > "$src/.hvl-extracted"
+	fi
+	echo "$key"
+}
