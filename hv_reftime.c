@@ -28,7 +28,7 @@ struct hvl_tsc_page {
 
 /* Write the page with the TLFS update protocol; vm->lock held. */
 static int hvl_reftime_write_page(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
-				  bool valid, u64 scale, s64 offset)
+				  bool valid, u32 gen, u64 scale, s64 offset)
 {
 	gpa_t gpa = vm->reference_tsc & HVL_PAGE_MASK;
 	struct hvl_tsc_page page = { .scale = scale, .offset = offset };
@@ -55,6 +55,7 @@ static int hvl_reftime_write_page(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 
 	write_seqcount_begin(&vm->tsc_sc);
 	vm->tsc_seq = page.sequence;
+	vm->tsc_gen = gen;
 	vm->tsc_scale = scale;
 	vm->tsc_offset = offset;
 	vm->tsc_valid = true;
@@ -66,124 +67,230 @@ static int hvl_reftime_write_page(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 /*
  * Bring the page in line with this vCPU's kvmclock; vm->lock held. Skip the
  * write when nothing changed, so that the guest's sequence stays put.
+ * Return false when the page could not be brought up to date now.
  */
-static void hvl_reftime_refresh(struct kvm_vcpu *vcpu, struct hvl_vm *vm)
+static bool hvl_reftime_refresh(struct kvm_vcpu *vcpu, struct hvl_vm *vm)
 {
 	struct pvclock_vcpu_time_info *c = &vcpu->arch.hv_clock;
-	bool valid;
+	bool fresh, valid;
 	u64 scale;
 	s64 offset;
+	u32 gen;
 
 	if (!(vm->reference_tsc & HVL_REFTSC_ENABLE))
-		return;
-	valid = (c->flags & PVCLOCK_TSC_STABLE_BIT) && c->tsc_to_system_mul &&
+		return true;
+	/* Write guest memory only as this vCPU, in its own VM (dirty logging). */
+	if (kvm_get_running_vcpu() != vcpu || current->mm != vcpu->kvm->mm)
+		return false;
+	/*
+	 * The clock generation first: parameters computed before a pending
+	 * clock update are not fresh for it, and readers then use kvmclock.
+	 */
+	gen = atomic_read(&vm->clock_gen);
+	/* Pairs with the observer's increment before KVM sets the requests. */
+	smp_rmb();
+	fresh = !kvm_test_request(KVM_REQ_MCLOCK_INPROGRESS, vcpu) &&
+		!kvm_test_request(KVM_REQ_CLOCK_UPDATE, vcpu);
+	valid = fresh && (c->flags & PVCLOCK_TSC_STABLE_BIT) &&
+		c->tsc_to_system_mul &&
 		hvl_tsc_page_params(c->tsc_to_system_mul, c->tsc_shift,
 				    c->system_time, c->tsc_timestamp,
 				    &scale, &offset);
 	if (!vm->tsc_dirty && valid == vm->tsc_valid &&
-	    (!valid || (scale == vm->tsc_scale && offset == vm->tsc_offset)))
-		return;
+	    (!valid || (scale == vm->tsc_scale && offset == vm->tsc_offset))) {
+		write_seqcount_begin(&vm->tsc_sc);
+		vm->tsc_gen = gen;
+		write_seqcount_end(&vm->tsc_sc);
+		return fresh;
+	}
 	/* A page outside guest memory stays unwritten, as in-tree KVM does. */
-	vm->tsc_dirty = hvl_reftime_write_page(vcpu, vm, valid, scale, offset);
+	vm->tsc_dirty = hvl_reftime_write_page(vcpu, vm, valid, gen, scale,
+					       offset);
+	return fresh;
 }
+
+/* Task work on a vCPU thread that did a KVM clock update. */
+struct hvl_tsc_work {
+	struct callback_head cb;
+	struct hvl_vm *vm;
+	struct kvm_vcpu *vcpu;
+	atomic_t pending;
+};
 
 static void hvl_reftime_work(struct callback_head *cb)
 {
-	struct hvl_vm *vm = container_of(cb, struct hvl_vm, tsc_work);
-	struct kvm_vcpu *vcpu = READ_ONCE(vm->tsc_work_vcpu);
+	struct hvl_tsc_work *w = container_of(cb, struct hvl_tsc_work, cb);
+	struct kvm_vcpu *vcpu = w->vcpu;
 	struct kvm *kvm = vcpu->kvm;
+	struct hvl_vm *vm = w->vm;
+	bool done;
 	int idx;
 
 	/* An update from now on queues new work. */
-	atomic_set(&vm->tsc_work_pending, 0);
-	/* Task work also runs at exit, when the mm is already gone. */
-	if (current->mm == kvm->mm) {
-		idx = srcu_read_lock(&kvm->srcu);
-		mutex_lock(&vm->lock);
-		hvl_reftime_refresh(vcpu, vm);
-		mutex_unlock(&vm->lock);
-		srcu_read_unlock(&kvm->srcu, idx);
-	}
+	atomic_set(&w->pending, 0);
+	/* Order the reset before reading the clock it now covers. */
+	smp_mb__after_atomic();
+	idx = srcu_read_lock(&kvm->srcu);
+	mutex_lock(&vm->lock);
+	done = hvl_reftime_refresh(vcpu, vm);
+	mutex_unlock(&vm->lock);
+	srcu_read_unlock(&kvm->srcu, idx);
+	/*
+	 * Outside KVM_RUN (it ended for a signal, the task is exiting) or
+	 * with a newer clock update pending, keep the refresh pending: the
+	 * vCPU's next entry then does a masterclock update of its own, which
+	 * brings us back here with the vCPU loaded before it enters.
+	 */
+	if (!done)
+		kvm_make_request(KVM_REQ_MASTERCLOCK_UPDATE, vcpu);
 	kvm_put_kvm(kvm);
 	hvl_hook_release();
 }
 
-/*
- * Observer of kvm_end_pvclock_update(), before KVM lets vCPUs enter again;
- * atomic, interrupts off. On a vCPU thread (a masterclock update) KVM
- * recomputes this vCPU's clock next and then checks for task work before
- * entering the guest, so the work sees the new clock in time. Elsewhere (a
- * VMM's KVM_SET_CLOCK) there is no vCPU to run the work: have vCPU 0 do a
- * masterclock update of its own, as a REFERENCE_TSC write does, which
- * brings us back here on its thread.
- */
-void hvl_reftime_clock_update(struct kvm *kvm)
+static void hvl_reftime_queue(struct hvl_vm *vm, struct kvm_vcpu *vcpu)
 {
-	struct kvm_vcpu *vcpu = kvm_get_running_vcpu();
-	struct hvl_vm *vm = hvl_state_vm_find(kvm);
+	/* Pairs with hvl_reftime_alloc_works(): the count is set first. */
+	struct hvl_tsc_work *works = smp_load_acquire(&vm->tsc_works);
+	struct hvl_tsc_work *w;
 
-	if (!vm || !(READ_ONCE(vm->reference_tsc) & HVL_REFTSC_ENABLE))
+	if (!works || vcpu->vcpu_idx >= READ_ONCE(vm->nr_tsc_works))
 		return;
-	if (!vcpu || vcpu->kvm != kvm) {
-		vcpu = kvm_get_vcpu(kvm, 0);
-		if (vcpu)
-			kvm_make_request(KVM_REQ_MASTERCLOCK_UPDATE, vcpu);
+	w = &works[vcpu->vcpu_idx];
+	if (atomic_xchg(&w->pending, 1))
 		return;
-	}
-	if (atomic_xchg(&vm->tsc_work_pending, 1))
-		return;
-	WRITE_ONCE(vm->tsc_work_vcpu, vcpu);
+	w->vm = vm;
+	w->vcpu = vcpu;
 	kvm_get_kvm(vcpu->kvm);
 	hvl_hook_hold();
-	init_task_work(&vm->tsc_work, hvl_reftime_work);
-	if (task_work_add(current, &vm->tsc_work, TWA_RESUME)) {
-		atomic_set(&vm->tsc_work_pending, 0);
+	init_task_work(&w->cb, hvl_reftime_work);
+	if (task_work_add(current, &w->cb, TWA_RESUME)) {
+		atomic_set(&w->pending, 0);
 		hvl_hook_release();
 		kvm_put_kvm_no_destroy(vcpu->kvm);
 	}
 }
 
 /*
- * Reference time now, in 100 ns units. Never backwards across vCPUs, except
- * where the VMM set the clock back with KVM_SET_CLOCK: that moves KVM's
- * kvmclock_offset, and the guest must see the step it asked for.
+ * Observer of kvm_end_pvclock_update(), before KVM lets vCPUs enter again;
+ * atomic, interrupts off, kvm->arch.tsc_write_lock held (which serializes
+ * the observers of one VM). Readers of the page's parameters see them stale
+ * from here on and read KVM's clock instead until a refresh. On a vCPU
+ * thread (a masterclock update) KVM recomputes this vCPU's clock next and
+ * then runs task work before entering the guest, so the work sees the new
+ * clock in time. Elsewhere (a VMM's KVM_SET_CLOCK) there is no vCPU to run
+ * the work: have every vCPU do a masterclock update of its own before it
+ * next enters, as a REFERENCE_TSC write does; whichever enters first
+ * rewrites the page, as in-tree KVM's first clock update does.
+ */
+void hvl_reftime_clock_update(struct kvm *kvm)
+{
+	struct kvm_vcpu *vcpu = kvm_get_running_vcpu();
+	struct hvl_vm *vm = hvl_state_vm_find(kvm);
+	unsigned long i;
+	u32 gen;
+
+	if (!vm)
+		return;
+	gen = atomic_inc_return(&vm->clock_gen);
+	/* Only KVM_SET_CLOCK moves the offset: the VMM stepped the clock. */
+	if (kvm->arch.kvmclock_offset != vm->step_offset) {
+		vm->step_offset = kvm->arch.kvmclock_offset;
+		WRITE_ONCE(vm->step_gen, gen);
+	}
+	if (!(READ_ONCE(vm->reference_tsc) & HVL_REFTSC_ENABLE))
+		return;
+	if (vcpu && vcpu->kvm == kvm) {
+		hvl_reftime_queue(vm, vcpu);
+		return;
+	}
+	kvm_for_each_vcpu(i, vcpu, kvm)
+		kvm_make_request(KVM_REQ_MASTERCLOCK_UPDATE, vcpu);
+}
+
+void hvl_reftime_vm_init(struct hvl_vm *vm, struct kvm *kvm)
+{
+	spin_lock_init(&vm->ref_lock);
+	vm->step_offset = READ_ONCE(kvm->arch.kvmclock_offset);
+}
+
+void hvl_reftime_vm_free(struct hvl_vm *vm)
+{
+	kvfree(vm->tsc_works);
+}
+
+/*
+ * Reference time now, in 100 ns units: from the page's parameters while
+ * they are fresh, from KVM's clock for the VM otherwise (as in-tree KVM,
+ * whose page is then not in its SET state). Never backwards across vCPUs,
+ * except where the VMM set the clock with KVM_SET_CLOCK: the guest must see
+ * the step it asked for. A read belongs to the timeline of the latest step
+ * before it; one that raced with a newer step leaves the clamp alone.
  */
 static u64 hvl_reftime_now(struct kvm_vcpu *vcpu, struct hvl_vm *vm)
 {
-	s64 epoch = READ_ONCE(vcpu->kvm->arch.kvmclock_offset);
-	u64 tsc = kvm_read_l1_tsc(vcpu, rdtsc());
-	u64 ref, last;
 	unsigned int seq;
-	bool valid;
+	u32 gen, step;
+	bool fresh;
+	u64 ref, scale;
+	s64 offset;
 
 	do {
-		seq = read_seqcount_begin(&vm->tsc_sc);
-		valid = vm->tsc_valid;
-		ref = hvl_tsc_to_ref(tsc, vm->tsc_scale, vm->tsc_offset);
-	} while (read_seqcount_retry(&vm->tsc_sc, seq));
+		gen = atomic_read(&vm->clock_gen);
+		/* Pairs with the observer's increment: gen, then the page. */
+		smp_rmb();
+		do {
+			seq = read_seqcount_begin(&vm->tsc_sc);
+			fresh = vm->tsc_valid && vm->tsc_gen == gen;
+			scale = vm->tsc_scale;
+			offset = vm->tsc_offset;
+		} while (read_seqcount_retry(&vm->tsc_sc, seq));
+		if (fresh)
+			ref = hvl_tsc_to_ref(kvm_read_l1_tsc(vcpu, rdtsc()),
+					     scale, offset);
+		else
+			ref = div_u64(hvl_compat_kvmclock_ns(vcpu->kvm), 100);
+		/* The value, then its step ... */
+		smp_rmb();
+		step = READ_ONCE(vm->step_gen);
+		/* ... then gen again: a change means a clock update raced. */
+		smp_rmb();
+	} while (atomic_read(&vm->clock_gen) != gen);
 
-	/* Without a valid page, kvmclock, as in-tree KVM does. */
-	if (!valid)
-		ref = vcpu->arch.hv_clock.tsc_to_system_mul ?
-		      div_u64(__pvclock_read_cycles(&vcpu->arch.hv_clock, tsc),
-			      100) : 0;
-
-	if (epoch != READ_ONCE(vm->ref_epoch)) {
-		WRITE_ONCE(vm->ref_epoch, epoch);
-		atomic64_set(&vm->ref_last, ref);
-		return ref;
+	spin_lock(&vm->ref_lock);
+	if ((s32)(step - vm->ref_step) > 0) {
+		vm->ref_step = step;
+		vm->ref_last = ref;
+	} else if (step == vm->ref_step) {
+		if (ref < vm->ref_last)
+			ref = vm->ref_last;
+		else
+			vm->ref_last = ref;
 	}
-	last = atomic64_read(&vm->ref_last);
-	do {
-		if (ref <= last)
-			return last;
-	} while (!atomic64_try_cmpxchg(&vm->ref_last, &last, ref));
+	spin_unlock(&vm->ref_lock);
 	return ref;
+}
+
+/* The task work items, before the page is first enabled; vm->lock held. */
+static int hvl_reftime_alloc_works(struct kvm *kvm, struct hvl_vm *vm)
+{
+	struct hvl_tsc_work *works;
+
+	if (vm->tsc_works)
+		return 0;
+	works = kvcalloc(kvm->max_vcpus, sizeof(*works), GFP_KERNEL_ACCOUNT);
+	if (!works)
+		return -ENOMEM;
+	WRITE_ONCE(vm->nr_tsc_works, kvm->max_vcpus);
+	/* Publish the items after their count; see hvl_reftime_queue(). */
+	smp_store_release(&vm->tsc_works, works);
+	return 0;
 }
 
 int hvl_reftime_set_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u32 msr,
 			u64 data, bool host)
 {
+	int r = 0;
+
 	if (msr == HVL_MSR_TIME_REF_COUNT)
 		/* Read-only; a VMM restoring it is ignored, as in-tree. */
 		return host ? 0 : -EPERM;
@@ -196,20 +303,24 @@ int hvl_reftime_set_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u32 msr,
 	if (!vm)
 		return -ENOMEM;
 	mutex_lock(&vm->lock);
-	WRITE_ONCE(vm->reference_tsc, data);
-	write_seqcount_begin(&vm->tsc_sc);
-	vm->tsc_valid = false;
-	write_seqcount_end(&vm->tsc_sc);
-	vm->tsc_dirty = true;
-	hvl_reftime_refresh(vcpu, vm);
+	if (data & HVL_REFTSC_ENABLE)
+		r = hvl_reftime_alloc_works(vcpu->kvm, vm);
+	if (!r) {
+		WRITE_ONCE(vm->reference_tsc, data);
+		write_seqcount_begin(&vm->tsc_sc);
+		vm->tsc_valid = false;
+		write_seqcount_end(&vm->tsc_sc);
+		vm->tsc_dirty = true;
+		hvl_reftime_refresh(vcpu, vm);
+	}
 	mutex_unlock(&vm->lock);
 	/*
 	 * As in-tree KVM: have KVM refresh its clock before the next entry;
 	 * the observer above then rewrites the page from fresh parameters.
 	 */
-	if (data & HVL_REFTSC_ENABLE)
+	if (!r && (data & HVL_REFTSC_ENABLE))
 		kvm_make_request(KVM_REQ_MASTERCLOCK_UPDATE, vcpu);
-	return 0;
+	return r;
 }
 
 int hvl_reftime_get_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u32 msr,

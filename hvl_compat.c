@@ -7,7 +7,10 @@
 
 #include <linux/kallsyms.h>
 #include <linux/kvm_host.h>
+#include <linux/timekeeping.h>
 #include <linux/uaccess.h>
+#include <asm/pvclock.h>
+#include <asm/tsc.h>
 #include <kvm/iodev.h>
 #include "hvl.h"
 
@@ -117,6 +120,72 @@ bool hvl_compat_xen_hypercall(struct kvm *kvm)
 bool hvl_compat_vcpu_has_run(struct kvm_vcpu *vcpu)
 {
 	return vcpu->arch.last_vmentry_cpu != -1;
+}
+
+/*
+ * KVM's clock for a VM as KVM_GET_CLOCK reads it: get_kvmclock_ns(),
+ * which KVM does not export (x86.c; checked against 6.12). On the
+ * masterclock, the snapshot (master_cycle_now, master_kernel_ns) extended
+ * by the host TSC at the host's tsc_khz; otherwise KVM's base clock, the
+ * raw monotonic clock counted from boot. KVM uses a per-CPU TSC rate
+ * without a constant TSC; take the base clock there: close, and no
+ * masterclock is used on such hosts in practice.
+ */
+static u32 hvl_compat_div_frac(u32 dividend, u32 divisor)
+{
+	return div_u64((u64)dividend << 32, divisor);
+}
+
+/* kvm_get_time_scale() in x86.c, static there. */
+static void hvl_compat_time_scale(u64 scaled_hz, u64 base_hz, s8 *pshift,
+				  u32 *pmul)
+{
+	u64 scaled64 = scaled_hz, tps64 = base_hz;
+	s32 shift = 0;
+	u32 tps32;
+
+	while (tps64 > scaled64 * 2 || tps64 & 0xffffffff00000000ULL) {
+		tps64 >>= 1;
+		shift--;
+	}
+	tps32 = (u32)tps64;
+	while (tps32 <= scaled64 || scaled64 & 0xffffffff00000000ULL) {
+		if (scaled64 & 0xffffffff00000000ULL || tps32 & 0x80000000)
+			scaled64 >>= 1;
+		else
+			tps32 <<= 1;
+		shift++;
+	}
+	*pshift = shift;
+	*pmul = hvl_compat_div_frac(scaled64, tps32);
+}
+
+u64 hvl_compat_kvmclock_ns(struct kvm *kvm)
+{
+	struct pvclock_vcpu_time_info clock = {};
+	struct kvm_arch *ka = &kvm->arch;
+	unsigned int seq;
+	u64 ns;
+
+	if (boot_cpu_has(X86_FEATURE_CONSTANT_TSC))
+		hvl_compat_time_scale(NSEC_PER_SEC, tsc_khz * 1000ULL,
+				      &clock.tsc_shift,
+				      &clock.tsc_to_system_mul);
+	do {
+		seq = read_seqcount_begin(&ka->pvclock_sc);
+		if (ka->use_master_clock &&
+		    boot_cpu_has(X86_FEATURE_CONSTANT_TSC)) {
+			clock.tsc_timestamp = ka->master_cycle_now;
+			clock.system_time = ka->master_kernel_ns +
+					    ka->kvmclock_offset;
+			ns = __pvclock_read_cycles(&clock, rdtsc());
+		} else {
+			ns = ktime_get_raw_ns() +
+			     ktime_to_ns(ktime_mono_to_any(0, TK_OFFS_BOOT)) +
+			     ka->kvmclock_offset;
+		}
+	} while (read_seqcount_retry(&ka->pvclock_sc, seq));
+	return ns;
 }
 
 /* lapic_in_kernel() lives in a private header; this is its slow path. */

@@ -100,6 +100,7 @@ struct hvl_vm *hvl_state_vm_get(struct kvm *kvm)
 	mutex_init(&new->lock);
 	xa_init(&new->vcpus);
 	seqcount_mutex_init(&new->tsc_sc, &new->lock);
+	hvl_reftime_vm_init(new, kvm);
 
 	spin_lock(&hvl_vms_lock);
 	vm = hvl_state_vm_lookup(kvm);
@@ -170,6 +171,15 @@ void hvl_state_vcpu_free(struct kvm_vcpu *vcpu)
 		kfree_rcu(hv, rcu);
 }
 
+/* After a grace period, in softirq context: kvfree() defers a vfree(). */
+static void hvl_state_vm_free_rcu(struct rcu_head *rcu)
+{
+	struct hvl_vm *vm = container_of(rcu, struct hvl_vm, rcu);
+
+	hvl_reftime_vm_free(vm);
+	kfree(vm);
+}
+
 /* Called from a hook observer, before KVM frees it: must not sleep. */
 void hvl_state_vm_free(struct kvm *kvm)
 {
@@ -188,7 +198,7 @@ void hvl_state_vm_free(struct kvm *kvm)
 	xa_for_each(&vm->vcpus, i, hv)
 		kfree_rcu(hv, rcu);
 	xa_destroy(&vm->vcpus);
-	kfree_rcu(vm, rcu);
+	call_rcu(&vm->rcu, hvl_state_vm_free_rcu);
 	module_put(THIS_MODULE);
 }
 

@@ -34,6 +34,8 @@ enum hvl_stat {
 	HVL_STAT_NR,
 };
 
+struct hvl_tsc_work;
+
 /* Per-VM (partition-wide) state, allocated on first Hyper-V use. */
 struct hvl_vm {
 	struct hlist_node node;
@@ -47,15 +49,20 @@ struct hvl_vm {
 	u64 reference_tsc;
 	bool tsc_dirty;		/* the page must be (re)written */
 	u32 tsc_seq;		/* last non-zero sequence written */
-	seqcount_mutex_t tsc_sc;	/* readers of the three below */
+	seqcount_mutex_t tsc_sc;	/* readers of the four below */
 	bool tsc_valid;
+	u32 tsc_gen;		/* the clock_gen the page was computed for */
 	u64 tsc_scale;
 	s64 tsc_offset;
-	atomic64_t ref_last;	/* the latest TIME_REF_COUNT returned ... */
-	s64 ref_epoch;		/* ... since the VMM last set the clock */
-	struct callback_head tsc_work;
-	struct kvm_vcpu *tsc_work_vcpu;
-	atomic_t tsc_work_pending;
+	atomic_t clock_gen;	/* KVM clock updates seen (the observer) */
+	u32 step_gen;		/* the clock_gen of the VMM's latest step */
+	s64 step_offset;	/* kvmclock_offset as of that step */
+	spinlock_t ref_lock;	/* the two below */
+	u32 ref_step;		/* the step_gen of ... */
+	u64 ref_last;		/* ... the latest TIME_REF_COUNT returned */
+	/* One task work item per vCPU index, once the page was enabled. */
+	struct hvl_tsc_work *tsc_works;
+	u32 nr_tsc_works;
 	atomic64_t stats[HVL_STAT_NR];
 	struct rcu_head rcu;
 };
@@ -140,6 +147,7 @@ bool hvl_compat_xen_msr(struct kvm *kvm, u32 msr);
 bool hvl_compat_xen_hypercall(struct kvm *kvm);
 bool hvl_compat_lapic_in_kernel(struct kvm_vcpu *vcpu);
 bool hvl_compat_vcpu_has_run(struct kvm_vcpu *vcpu);
+u64 hvl_compat_kvmclock_ns(struct kvm *kvm);
 int hvl_compat_apic_mmio(struct kvm_vcpu *vcpu, u32 reg, u32 *val, bool write);
 
 /* hv_cpuid.c: Hyper-V CPUID, guest detection, capabilities */
@@ -172,6 +180,8 @@ int hvl_reftime_set_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u32 msr,
 int hvl_reftime_get_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u32 msr,
 			u64 *data);
 void hvl_reftime_clock_update(struct kvm *kvm);
+void hvl_reftime_vm_init(struct hvl_vm *vm, struct kvm *kvm);
+void hvl_reftime_vm_free(struct hvl_vm *vm);
 
 /* hv_vapic.c: EOI, ICR, TPR and the VP assist page */
 int hvl_vapic_set_msr(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 msr,
