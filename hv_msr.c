@@ -177,8 +177,10 @@ int hvl_msr_get(struct kvm_vcpu *vcpu, struct msr_data *msr)
 
 /*
  * KVM_GET_MSR_INDEX_LIST: KVM's own list, then the offered synthetic MSRs,
- * so that a VMM saves and restores them. KVM's list is static and private;
- * let KVM's ioctl write it first, then append.
+ * so that a VMM saves and restores them. KVM's list is static and private:
+ * ask KVM for its count first (nmsrs 0, which it answers with E2BIG and
+ * the count), so that a list too short for both fails with E2BIG before
+ * anything is written, as in-tree KVM does; then let KVM write its part.
  */
 long hvl_msr_get_index_list(struct file *filp, unsigned int ioctl,
 			    unsigned long arg)
@@ -193,17 +195,23 @@ long hvl_msr_get_index_list(struct file *filp, unsigned int ioctl,
 		if (hvl_msr_feature(hvl_msrs[i]) & hvl_cpuid_features)
 			ours[n_ours++] = hvl_msrs[i];
 
-	if (get_user(n_user, &ulist->nmsrs))
+	if (get_user(n_user, &ulist->nmsrs) || put_user(0, &ulist->nmsrs))
 		return -EFAULT;
 	r = hvl_hook_forward(filp, ioctl, arg);
-	if (r && r != -E2BIG)
-		return r;
+	if (r != -E2BIG)
+		return r ?: -EIO;
 	if (get_user(n_kvm, &ulist->nmsrs) ||
 	    put_user(n_kvm + n_ours, &ulist->nmsrs))
 		return -EFAULT;
-	if (r || n_user < n_kvm + n_ours)
+	if (n_user < n_kvm + n_ours)
 		return -E2BIG;
-	if (copy_to_user(ulist->indices + n_kvm, ours, n_ours * sizeof(u32)))
+	if (put_user(n_kvm, &ulist->nmsrs))
+		return -EFAULT;
+	r = hvl_hook_forward(filp, ioctl, arg);
+	if (r)
+		return r;
+	if (put_user(n_kvm + n_ours, &ulist->nmsrs) ||
+	    copy_to_user(ulist->indices + n_kvm, ours, n_ours * sizeof(u32)))
 		return -EFAULT;
 	return 0;
 }

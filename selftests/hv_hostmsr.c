@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The VMM's side of the Hyper-V MSRs, against in-tree KVM:
+ *   (1) KVM_GET_MSR_INDEX_LIST with nmsrs one short of the full list, down
+ *       to 0: E2BIG and the needed count, with nothing written to the
+ *       indices (the buffer ends at an inaccessible page).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kvm_util.h"
+#include "hv.h"
+#include "hvl_abi.h"
+
+/* ---- (1) KVM_GET_MSR_INDEX_LIST too short ---- */
+
+#define LIST_CHECKS	2
+
+static void test_index_list(void)
+{
+	struct kvm_msr_list hdr = { .nmsrs = 0 }, *l;
+	long page = getpagesize();
+	uint32_t total, n, bad = 0, bad_n = 0, bad_count = 0;
+	int r, err = 0;
+	char *buf;
+
+	r = ioctl(kvm_fd(), KVM_GET_MSR_INDEX_LIST, &hdr);
+	tap_ok(r == -1 && errno == E2BIG && hdr.nmsrs > 0,
+	       "nmsrs 0: E2BIG (%d, errno %d) and the count %u", r,
+	       r ? errno : 0, hdr.nmsrs);
+	total = hdr.nmsrs;
+	/* Down through everything the module may append (six MSRs). */
+	for (n = total - 1; n > 0 && n + 8 > total; n--) {
+		/* Room for the header and n - 1 indices, then a page that faults. */
+		size_t len = sizeof(*l) + (n - 1) * 4;
+		size_t span = (len + page - 1) / page * page;
+
+		buf = mmap(NULL, span + page, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		TEST_ASSERT(buf != MAP_FAILED, "mmap");
+		TEST_ASSERT(!mprotect(buf + span, page, PROT_NONE), "mprotect");
+		l = (void *)(buf + span - len);
+		l->nmsrs = n;
+		r = ioctl(kvm_fd(), KVM_GET_MSR_INDEX_LIST, l);
+		if (r != -1 || errno != E2BIG || l->nmsrs != total) {
+			bad++;
+			bad_n = n;
+			err = r ? errno : 0;
+			bad_count = l->nmsrs;
+		}
+		munmap(buf, span + page);
+	}
+	tap_ok(!bad,
+	       "nmsrs %u down to %u of %u, room for nmsrs - 1 entries: E2BIG and the count (%u wrong, last at nmsrs %u: errno %d, count %u)",
+	       total - 1, n + 1, total, bad, bad_n, err, bad_count);
+}
+
+int main(void)
+{
+	kvm_require();
+	hv_env_init();
+	hold_kvm_open();
+	tap_plan(LIST_CHECKS);
+	test_index_list();
+	return tap_done();
+}
