@@ -109,9 +109,13 @@ static int hvl_vapic_set_assist(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv,
 int hvl_vapic_set_msr(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 msr,
 		      u64 data, bool host)
 {
-	/* A VMM resetting the page needs no APIC; everything else does. */
+	/*
+	 * A VMM resetting the assist page needs no APIC; everything else
+	 * does, a VMM's write of 0 to EOI, ICR or TPR too, as in-tree.
+	 */
 	if (!hvl_compat_lapic_in_kernel(vcpu))
-		return host && !data ? 0 : -ENODEV;
+		return host && !data && msr == HVL_MSR_VP_ASSIST_PAGE ?
+		       0 : -ENODEV;
 
 	switch (msr) {
 	case HVL_MSR_EOI:

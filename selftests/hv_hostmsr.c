@@ -3,7 +3,9 @@
  * The VMM's side of the Hyper-V MSRs, against in-tree KVM:
  *   (1) KVM_GET_MSR_INDEX_LIST with nmsrs one short of the full list, down
  *       to 0: E2BIG and the needed count, with nothing written to the
- *       indices (the buffer ends at an inaccessible page).
+ *       indices (the buffer ends at an inaccessible page);
+ *   (2) without an in-kernel LAPIC, the host's write of 0 to EOI, ICR and
+ *       TPR is refused, that to VP_ASSIST_PAGE accepted.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -59,12 +61,47 @@ static void test_index_list(void)
 	       total - 1, n + 1, total, bad, bad_n, err, bad_count);
 }
 
+/* ---- (2) host writes of 0 without an in-kernel LAPIC ---- */
+
+#define NOLAPIC_CHECKS	2
+
+static void idle_guest(void)
+{
+	GUEST_DONE();
+}
+
+static void test_no_lapic_zero(void)
+{
+	static const uint32_t msrs[] = { HVL_MSR_EOI, HVL_MSR_ICR, HVL_MSR_TPR };
+	static const char *const names[] = { "EOI", "ICR", "TPR" };
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	int r[3], ra, i;
+
+	if (hv_env == HV_PLAIN) {
+		skip_n(NOLAPIC_CHECKS, NO_MODULE);
+		return;
+	}
+	vm = vm_create_with_vcpus(1, idle_guest, &vcpu);
+	vcpu_set_hv_cpuid(vcpu);
+	for (i = 0; i < 3; i++)
+		r[i] = vcpu_set_msr(vcpu, msrs[i], 0);
+	ra = vcpu_set_msr(vcpu, HVL_MSR_VP_ASSIST_PAGE, 0);
+	tap_ok(!r[0] && !r[1] && !r[2],
+	       "no in-kernel LAPIC: host KVM_SET_MSRS of 0 to %s/%s/%s refused (%d %d %d)",
+	       names[0], names[1], names[2], r[0], r[1], r[2]);
+	tap_ok(ra == 1, "no in-kernel LAPIC: host KVM_SET_MSRS of 0 to VP_ASSIST_PAGE accepted (%d)",
+	       ra);
+	vm_free(vm);
+}
+
 int main(void)
 {
 	kvm_require();
 	hv_env_init();
 	hold_kvm_open();
-	tap_plan(LIST_CHECKS);
+	tap_plan(LIST_CHECKS + NOLAPIC_CHECKS);
 	test_index_list();
+	test_no_lapic_zero();
 	return tap_done();
 }
