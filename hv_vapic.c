@@ -51,7 +51,14 @@ static int hvl_vapic_access(struct kvm_vcpu *vcpu, u32 reg, u64 *data,
 	r = hvl_compat_apic_mmio(vcpu, APIC_ICR2, &hi, write);
 	if (!r)
 		r = hvl_compat_apic_mmio(vcpu, APIC_ICR, &lo, write);
-	*data = (u64)hi << 32 | lo;
+	/*
+	 * The MMIO write kept only ICR2's destination bits 31:24; in-tree
+	 * KVM stores the MSR's bits 63:32 whole, and reads them back so.
+	 */
+	if (!r && write)
+		hvl_compat_apic_set_icr2(vcpu, *data >> 32);
+	if (!r && !write)
+		*data = (u64)hi << 32 | lo;
 	return r;
 }
 

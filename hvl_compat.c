@@ -9,6 +9,7 @@
 #include <linux/kvm_host.h>
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
+#include <asm/apicdef.h>
 #include <asm/pvclock.h>
 #include <asm/tsc.h>
 #include <kvm/iodev.h>
@@ -233,6 +234,63 @@ int hvl_compat_apic_mmio(struct kvm_vcpu *vcpu, u32 reg, u32 *val, bool write)
 				  sizeof(*val), val) ? -EINVAL : 0;
 	return ops->read(vcpu, &apic->dev, apic->base_address + reg,
 			 sizeof(*val), val) ? -EINVAL : 0;
+}
+
+/*
+ * struct kvm_lapic up to its register page, with the struct kvm_timer in
+ * it (lapic.h, private; checked against 6.12). Only to store the xAPIC
+ * ICR2 whole after an ICR MSR write, as in-tree KVM's kvm_x2apic_icr_write()
+ * does: the MMIO handler keeps only the destination bits 31:24. Trust the
+ * layout only when its vcpu member points back at the vCPU and its page
+ * holds the APIC ID the MMIO handler reads.
+ */
+struct hvl_kvm_timer {
+	struct hrtimer timer;
+	s64 period;
+	ktime_t target_expiration;
+	u32 timer_mode;
+	u32 timer_mode_mask;
+	u64 tscdeadline;
+	u64 expired_tscdeadline;
+	u32 timer_advance_ns;
+	atomic_t pending;
+	bool hv_timer_in_use;
+};
+
+struct hvl_lapic {
+	unsigned long base_address;
+	struct kvm_io_device dev;
+	struct hvl_kvm_timer lapic_timer;
+	u32 divide_count;
+	struct kvm_vcpu *vcpu;
+	bool apicv_active;
+	bool sw_enabled;
+	bool irr_pending;
+	bool lvt0_in_nmi_mode;
+	s16 isr_count;
+	int highest_isr_cache;
+	void *regs;
+};
+
+int hvl_compat_apic_set_icr2(struct kvm_vcpu *vcpu, u32 val)
+{
+	struct hvl_lapic *apic = (void *)vcpu->arch.apic;
+	u32 id, page_id;
+	u8 *regs;
+
+	if (READ_ONCE(apic->vcpu) != vcpu)
+		goto fail;
+	regs = READ_ONCE(apic->regs);
+	if (!regs || !PAGE_ALIGNED(regs) ||
+	    hvl_compat_apic_mmio(vcpu, APIC_ID, &id, false) ||
+	    copy_from_kernel_nofault(&page_id, regs + APIC_ID, sizeof(page_id)) ||
+	    page_id != id)
+		goto fail;
+	WRITE_ONCE(*(u32 *)(regs + APIC_ICR2), val);
+	return 0;
+fail:
+	pr_err_once("cannot find KVM's APIC register page; the ICR MSR in xAPIC mode reads back only destination bits 63:56\n");
+	return -EOPNOTSUPP;
 }
 
 int hvl_compat_init(void)

@@ -96,7 +96,8 @@ static inline void hvl_state_count(struct hvl_vm *vm, enum hvl_stat stat)
 }
 
 /* hvl_hook.c: ftrace interception of KVM */
-int hvl_hook_init(void);
+int hvl_hook_init(u32 *unhooked);
+int hvl_hook_start(void);
 void hvl_hook_exit(void);
 void hvl_hook_hold(void);
 void hvl_hook_release(void);
@@ -149,6 +150,7 @@ bool hvl_compat_lapic_in_kernel(struct kvm_vcpu *vcpu);
 bool hvl_compat_vcpu_has_run(struct kvm_vcpu *vcpu);
 u64 hvl_compat_kvmclock_ns(struct kvm *kvm);
 int hvl_compat_apic_mmio(struct kvm_vcpu *vcpu, u32 reg, u32 *val, bool write);
+int hvl_compat_apic_set_icr2(struct kvm_vcpu *vcpu, u32 val);
 
 /* hv_cpuid.c: Hyper-V CPUID, guest detection, capabilities */
 bool hvl_cpuid_is_hv_guest(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv);

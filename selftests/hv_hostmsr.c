@@ -5,7 +5,9 @@
  *       to 0: E2BIG and the needed count, with nothing written to the
  *       indices (the buffer ends at an inaccessible page);
  *   (2) without an in-kernel LAPIC, the host's write of 0 to EOI, ICR and
- *       TPR is refused, that to VP_ASSIST_PAGE accepted.
+ *       TPR is refused, that to VP_ASSIST_PAGE accepted;
+ *   (3) in xAPIC mode, ICR written through the MSR reads back whole,
+ *       destination bits 63:32 included.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +19,8 @@
 #include "kvm_util.h"
 #include "hv.h"
 #include "hvl_abi.h"
+
+#define OS_ID	0x8100000000001234ull
 
 /* ---- (1) KVM_GET_MSR_INDEX_LIST too short ---- */
 
@@ -95,13 +99,60 @@ static void test_no_lapic_zero(void)
 	vm_free(vm);
 }
 
+/* ---- (3) xAPIC ICR read-back ---- */
+
+#define ICR_CHECKS	2
+/* Fixed vector 0x40, physical destination APIC ID 0x7f (nobody). */
+#define ICR_VAL		(0x7f345678ull << 32 | 0x40)
+
+static uint64_t icr_guest_val;
+
+static void icr_guest(void)
+{
+	uint64_t v = 0;
+
+	GUEST_ASSERT_EQ(wrmsr_safe(HVL_MSR_ICR, ICR_VAL), 0);
+	GUEST_ASSERT_EQ(rdmsr_safe(HVL_MSR_ICR, &v), 0);
+	icr_guest_val = v;
+	GUEST_DONE();
+}
+
+static void test_xapic_icr(void)
+{
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	uint64_t host;
+
+	if (hv_env == HV_PLAIN) {
+		skip_n(ICR_CHECKS, NO_MODULE);
+		return;
+	}
+	vm = vm_create(0, VM_IRQCHIP);
+	vcpu = vm_vcpu_add(vm, icr_guest);
+	vcpu_set_hv_cpuid(vcpu);
+	vcpu_wrmsr(vcpu, HVL_MSR_GUEST_OS_ID, OS_ID);
+	TEST_ASSERT(!(vcpu_rdmsr(vcpu, 0x1b) & (1 << 10)), "xAPIC mode expected");
+	TEST_ASSERT_EQ(vcpu_run(vcpu, NULL), UCALL_DONE);
+	sync_global_from_guest(vm, icr_guest_val);
+	tap_ok(icr_guest_val == ICR_VAL,
+	       "xAPIC mode: the guest's ICR MSR reads back %#lx as written (%#llx)",
+	       icr_guest_val, ICR_VAL);
+	host = 0;
+	vcpu_get_msr(vcpu, HVL_MSR_ICR, &host);
+	tap_ok(host == ICR_VAL,
+	       "xAPIC mode: the host's KVM_GET_MSRS of ICR reads %#lx (%#llx)",
+	       host, ICR_VAL);
+	vm_free(vm);
+}
+
 int main(void)
 {
 	kvm_require();
 	hv_env_init();
 	hold_kvm_open();
-	tap_plan(LIST_CHECKS + NOLAPIC_CHECKS);
+	tap_plan(LIST_CHECKS + NOLAPIC_CHECKS + ICR_CHECKS);
 	test_index_list();
 	test_no_lapic_zero();
+	test_xapic_icr();
 	return tap_done();
 }
