@@ -5,6 +5,7 @@
 #include <linux/kvm_host.h>
 #include <asm/processor.h>
 #include "hvl.h"
+#include "hvl_trace.h"
 
 int hvl_hypercall_set_guest_os_id(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 				  u64 data)
@@ -142,6 +143,8 @@ int hvl_hypercall_handle(struct kvm_vcpu *vcpu)
 	in = hvl_hc_decode(param);
 
 	status = hvl_hypercall_status(hvl_hypercall_dispatch(vcpu, vm, &in));
+	trace_hvl_hypercall(vcpu->vcpu_id, in.code, in.fast, in.var_cnt,
+			    in.rep_cnt, in.rep_idx, status);
 	hvl_state_count(vm, HVL_STAT_HYPERCALL);
 	if (status != HVL_STATUS_SUCCESS)
 		hvl_state_count(vm, HVL_STAT_HYPERCALL_FAILED);

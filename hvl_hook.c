@@ -16,6 +16,7 @@
 #include <asm/linkage.h>
 #include <asm/nospec-branch.h>
 #include "hvl.h"
+#include "hvl_trace.h"
 
 /* Replacements entered but not yet returned; rmmod waits for zero. */
 static atomic_t hvl_hook_inflight = ATOMIC_INIT(0);
@@ -82,23 +83,30 @@ static bool hvl_hook_forwarded(void)
 }
 
 /* Replacements: each runs one module entry point, then leaves. */
-static int hvl_glue_set_msr(struct kvm_vcpu *vcpu, struct msr_data *msr)
+static int hvl_glue_kvm_set_msr_common(struct kvm_vcpu *vcpu, struct msr_data *msr)
 {
 	int r = hvl_msr_set(vcpu, msr);
 
+	/* Not for a guest that is no Hyper-V guest: KVM answers it. */
+	if (r != HVL_COMPAT_MSR_UNSUPPORTED)
+		trace_hvl_msr(vcpu->vcpu_id, msr->index, msr->data, true,
+			      msr->host_initiated, r);
 	hvl_hook_leave();
 	return r;
 }
 
-static int hvl_glue_get_msr(struct kvm_vcpu *vcpu, struct msr_data *msr)
+static int hvl_glue_kvm_get_msr_common(struct kvm_vcpu *vcpu, struct msr_data *msr)
 {
 	int r = hvl_msr_get(vcpu, msr);
 
+	if (r != HVL_COMPAT_MSR_UNSUPPORTED)
+		trace_hvl_msr(vcpu->vcpu_id, msr->index, msr->data, false,
+			      msr->host_initiated, r);
 	hvl_hook_leave();
 	return r;
 }
 
-static int hvl_glue_hypercall(struct kvm_vcpu *vcpu)
+static int hvl_glue_kvm_emulate_hypercall(struct kvm_vcpu *vcpu)
 {
 	int r = hvl_hypercall_handle(vcpu);
 
@@ -106,7 +114,7 @@ static int hvl_glue_hypercall(struct kvm_vcpu *vcpu)
 	return r;
 }
 
-static int hvl_glue_check_extension(struct kvm *kvm, long ext)
+static int hvl_glue_kvm_vm_ioctl_check_extension(struct kvm *kvm, long ext)
 {
 	int r = hvl_cpuid_check_extension(kvm, ext);
 
@@ -114,8 +122,8 @@ static int hvl_glue_check_extension(struct kvm *kvm, long ext)
 	return r;
 }
 
-static long hvl_glue_dev_ioctl(struct file *filp, unsigned int ioctl,
-			       unsigned long arg)
+static long hvl_glue_kvm_dev_ioctl(struct file *filp, unsigned int ioctl,
+				   unsigned long arg)
 {
 	long r;
 
@@ -127,8 +135,8 @@ static long hvl_glue_dev_ioctl(struct file *filp, unsigned int ioctl,
 	return r;
 }
 
-static long hvl_glue_vcpu_ioctl(struct file *filp, unsigned int ioctl,
-				unsigned long arg)
+static long hvl_glue_kvm_vcpu_ioctl(struct file *filp, unsigned int ioctl,
+				    unsigned long arg)
 {
 	struct kvm_vcpu *vcpu = filp->private_data;
 	long r;
@@ -148,48 +156,110 @@ static long hvl_glue_vcpu_ioctl(struct file *filp, unsigned int ioctl,
  * Deciders see the hooked function's first two arguments and run before it,
  * preemptible: no sleeping, no user memory.
  */
-static bool hvl_want_msr(unsigned long vcpu, unsigned long msr)
+static bool hvl_want_kvm_get_msr_common(unsigned long vcpu, unsigned long msr)
 {
 	return hvl_msr_offered((struct kvm_vcpu *)vcpu,
 			       ((struct msr_data *)msr)->index);
 }
 
-static bool hvl_want_hypercall(unsigned long vcpu, unsigned long unused)
+static bool hvl_want_kvm_set_msr_common(unsigned long vcpu, unsigned long msr)
+{
+	return hvl_want_kvm_get_msr_common(vcpu, msr);
+}
+
+static bool hvl_want_kvm_emulate_hypercall(unsigned long vcpu, unsigned long unused)
 {
 	return hvl_hypercall_owned((struct kvm_vcpu *)vcpu);
 }
 
-static bool hvl_want_check_extension(unsigned long kvm, unsigned long ext)
+static bool hvl_want_kvm_vm_ioctl_check_extension(unsigned long kvm, unsigned long ext)
 {
 	return hvl_cpuid_has_cap(ext);
 }
 
-static bool hvl_want_dev_ioctl(unsigned long filp, unsigned long ioctl)
+static bool hvl_want_kvm_dev_ioctl(unsigned long filp, unsigned long ioctl)
 {
 	return (unsigned int)ioctl == KVM_GET_SUPPORTED_HV_CPUID ||
 	       (unsigned int)ioctl == KVM_GET_MSR_INDEX_LIST;
 }
 
-static bool hvl_want_vcpu_ioctl(unsigned long filp, unsigned long ioctl)
+static bool hvl_want_kvm_vcpu_ioctl(unsigned long filp, unsigned long ioctl)
 {
 	return (unsigned int)ioctl == KVM_GET_SUPPORTED_HV_CPUID ||
 	       (unsigned int)ioctl == KVM_ENABLE_CAP;
 }
 
-static void hvl_see_vcpu_destroy(unsigned long vcpu)
+static void hvl_see_kvm_arch_vcpu_destroy(unsigned long vcpu)
 {
 	hvl_state_vcpu_free((struct kvm_vcpu *)vcpu);
 }
 
-static void hvl_see_free_vm(unsigned long kvm)
+static void hvl_see_kvm_arch_free_vm(unsigned long kvm)
 {
 	hvl_state_vm_free((struct kvm *)kvm);
 }
 
-static void hvl_see_clock_update(unsigned long kvm)
+static void hvl_see_kvm_end_pvclock_update(unsigned long kvm)
 {
 	hvl_reftime_clock_update((struct kvm *)kvm);
 }
+
+/*
+ * The filters the trampoline runs for KVM's own calls: each ends in RET
+ * (KVM's code runs) or jumps to .Lhvl_decide (hvl_hook_decide() asks the
+ * hook's want()). Their constants are UAPI or fixed layouts, checked
+ * below. r11 is free on entry to any C function; ftrace's own trampolines
+ * clobber it too.
+ */
+#define HVL_IOC_ENABLE_CAP		0x4068aea3
+#define HVL_IOC_GET_MSR_INDEX_LIST	0xc004ae02
+#define HVL_IOC_GET_SUPPORTED_HV_CPUID	0xc008aec1
+#define HVL_MSR_DATA_INDEX		4
+
+static_assert(KVM_ENABLE_CAP == HVL_IOC_ENABLE_CAP);
+static_assert(KVM_GET_MSR_INDEX_LIST == HVL_IOC_GET_MSR_INDEX_LIST);
+static_assert(KVM_GET_SUPPORTED_HV_CPUID == HVL_IOC_GET_SUPPORTED_HV_CPUID);
+static_assert(offsetof(struct msr_data, index) == HVL_MSR_DATA_INDEX);
+
+/* Where KVM keeps the base of its own CPUID leaves in a vCPU. */
+static const u32 hvl_tramp_kvm_cpuid_base __used =
+	HVL_COMPAT_KVM_CPUID_BASE_OFFSET;
+
+/* The capabilities we answer, as a bitmap; the decider sees larger ones. */
+#define HVL_CAP_BITS	256
+static DECLARE_BITMAP(hvl_tramp_caps, HVL_CAP_BITS) __used;
+
+/* An ioctl other than a and b: KVM's (KVM_RUN among them). */
+#define HVL_FILTER_IOCTL(a, b)						\
+	"cmpl $" __stringify(a) ", %esi\n\t"				\
+	"je .Lhvl_decide\n\t"						\
+	"cmpl $" __stringify(b) ", %esi\n\t"				\
+	"je .Lhvl_decide\n\t"						\
+	ASM_RET
+
+/* A vCPU with KVM's leaves at 0x40000000 has no Hyper-V leaves. */
+#define HVL_FILTER_KVM_GUEST						\
+	"movl hvl_tramp_kvm_cpuid_base(%rip), %r11d\n\t"		\
+	"cmpl $" __stringify(KVM_CPUID_SIGNATURE) ", (%rdi,%r11)\n\t"	\
+	"jne .Lhvl_decide\n\t"						\
+	ASM_RET
+
+/* An MSR outside the Hyper-V range we own. */
+#define HVL_FILTER_MSR							\
+	"movl " __stringify(HVL_MSR_DATA_INDEX) "(%rsi), %r11d\n\t"	\
+	"subl $" __stringify(HVL_MSR_OWNED_FIRST) ", %r11d\n\t"	\
+	"cmpl $" __stringify(HVL_MSR_OWNED_LAST - HVL_MSR_OWNED_FIRST) \
+	", %r11d\n\t"							\
+	"jbe .Lhvl_decide\n\t"						\
+	ASM_RET
+
+/* A capability we do not offer. */
+#define HVL_FILTER_CAP							\
+	"cmpq $" __stringify(HVL_CAP_BITS) ", %rsi\n\t"			\
+	"jae .Lhvl_decide\n\t"						\
+	"btq %rsi, hvl_tramp_caps(%rip)\n\t"				\
+	"jc .Lhvl_decide\n\t"						\
+	ASM_RET
 
 struct hvl_hook {
 	const char *name;
@@ -202,44 +272,18 @@ struct hvl_hook {
 	u32 feature;
 };
 
-/* The hooks the trampoline filters itself, by their place below. */
-#define HVL_HOOK_VCPU_IOCTL	0
-#define HVL_HOOK_HYPERCALL	1
-#define HVL_HOOK_GET_MSR	2
-#define HVL_HOOK_SET_MSR	3
-#define HVL_HOOK_CHECK_EXT	4
-#define HVL_HOOK_DEV_IOCTL	5
-
-/* Hottest first: the trampoline and hvl_hook_find() look in this order. */
+#define HVL_HOOK(func, ...)						\
+	{ .name = #func, .want = hvl_want_##func, .target = hvl_glue_##func },
+#define HVL_SEE(func, feat)						\
+	{ .name = #func, .see = hvl_see_##func, .feature = feat },
 static const struct hvl_hook hvl_hooks[] = {
-	/* Every vCPU ioctl, KVM_RUN included. */
-	[HVL_HOOK_VCPU_IOCTL] = { "kvm_vcpu_ioctl", hvl_want_vcpu_ioctl,
-				  hvl_glue_vcpu_ioctl },
-	[HVL_HOOK_HYPERCALL] = { "kvm_emulate_hypercall", hvl_want_hypercall,
-				 hvl_glue_hypercall },
-	/* Every MSR the vendor module leaves to KVM's common code. */
-	[HVL_HOOK_GET_MSR] = { "kvm_get_msr_common", hvl_want_msr,
-			       hvl_glue_get_msr },
-	[HVL_HOOK_SET_MSR] = { "kvm_set_msr_common", hvl_want_msr,
-			       hvl_glue_set_msr },
-	[HVL_HOOK_CHECK_EXT] = { "kvm_vm_ioctl_check_extension",
-				 hvl_want_check_extension,
-				 hvl_glue_check_extension },
-	[HVL_HOOK_DEV_IOCTL] = { "kvm_dev_ioctl", hvl_want_dev_ioctl,
-				 hvl_glue_dev_ioctl },
-	/*
-	 * Static in x86.c, but with three callers. (kvm_guest_time_update()
-	 * has one, and compilers inline it where KASAN does not bloat it.)
-	 */
-	{ "kvm_end_pvclock_update", .see = hvl_see_clock_update,
-	  .feature = HVL_FEAT_REFERENCE_TSC },
-	{ "kvm_arch_vcpu_destroy", .see = hvl_see_vcpu_destroy },
-	{ "kvm_arch_free_vm", .see = hvl_see_free_vm },
+#include "hvl_hooks.h"
 };
 
 /*
- * Where the trampoline returns to in each hooked function: it names the
- * function, and is learned (by kallsyms) on the function's first call.
+ * Where the trampoline returns to in each hooked function, in the order of
+ * hvl_hooks[]: it names the function, and is learned (by kallsyms) on the
+ * function's first call.
  */
 static unsigned long hvl_hook_ret[ARRAY_SIZE(hvl_hooks)] __used;
 
@@ -288,72 +332,24 @@ static unsigned long __used hvl_hook_decide(unsigned long arg0,
 /*
  * Every hooked function starts with an ftrace direct call to hvl_hook_tramp
  * (ftrace_regs_caller jumps there instead when another ftrace user shares
- * the function, with the stack and argument registers as they were).
- * For the hot hooks, a filter of a few instructions sends KVM's common
- * calls straight back without saving a register: KVM_RUN and every ioctl
- * we do not answer, a hypercall of a vCPU with KVM's leaves at 0x40000000
- * (it has no Hyper-V leaves), an MSR outside the Hyper-V range we own, a
- * capability we do not offer. Every other call saves the argument
- * registers and asks hvl_hook_decide(); the trampoline enters a
- * replacement by returning into it, and the replacement returns to the
- * hooked function's caller.
- *
- * The filters' constants are UAPI or fixed layouts, checked below. r11 is
- * free on entry to any C function; ftrace's own trampolines clobber it too.
+ * the function, with the stack and argument registers as they were). For
+ * each HOOK of the list, the return address picks its filter, which sends
+ * KVM's common calls straight back without saving a register. Every other
+ * call saves the argument registers and asks hvl_hook_decide(); the
+ * trampoline enters a replacement by returning into it, and the
+ * replacement returns to the hooked function's caller.
  */
-#define HVL_IOC_ENABLE_CAP		0x4068aea3
-#define HVL_IOC_GET_MSR_INDEX_LIST	0xc004ae02
-#define HVL_IOC_GET_SUPPORTED_HV_CPUID	0xc008aec1
-#define HVL_MSR_DATA_INDEX		4
-
-static_assert(KVM_ENABLE_CAP == HVL_IOC_ENABLE_CAP);
-static_assert(KVM_GET_MSR_INDEX_LIST == HVL_IOC_GET_MSR_INDEX_LIST);
-static_assert(KVM_GET_SUPPORTED_HV_CPUID == HVL_IOC_GET_SUPPORTED_HV_CPUID);
-static_assert(offsetof(struct msr_data, index) == HVL_MSR_DATA_INDEX);
-
-/* Where KVM keeps the base of its own CPUID leaves in a vCPU. */
-static const u32 hvl_tramp_kvm_cpuid_base __used =
-	HVL_COMPAT_KVM_CPUID_BASE_OFFSET;
-
-/* The capabilities we answer, as a bitmap; the decider sees larger ones. */
-#define HVL_CAP_BITS	256
-static DECLARE_BITMAP(hvl_tramp_caps, HVL_CAP_BITS) __used;
-
-/* Run filter when the return address in r11 is that of hook i. */
-#define HVL_TRAMP_CASE(i, next, filter)					\
-	"cmpq hvl_hook_ret+8*" __stringify(i) "(%rip), %r11\n\t"	\
-	"jne " #next "f\n\t"						\
+#define HVL_HOOK(func, filter)						\
+	"cmpq hvl_hook_ret+8*.Lhvl_i(%rip), %r11\n\t"		\
+	"jne .Lhvl_next_" #func "\n\t"					\
 	filter								\
-	#next ":\n\t"
-
-/* A filter ends in RET (KVM's code) or jumps to the decider at 1. */
-#define HVL_FILTER_IOCTL(a, b)						\
-	"cmpl $" __stringify(a) ", %esi\n\t"				\
-	"je 1f\n\t"							\
-	"cmpl $" __stringify(b) ", %esi\n\t"				\
-	"je 1f\n\t"							\
-	ASM_RET
-
-#define HVL_FILTER_KVM_GUEST						\
-	"movl hvl_tramp_kvm_cpuid_base(%rip), %r11d\n\t"		\
-	"cmpl $" __stringify(KVM_CPUID_SIGNATURE) ", (%rdi,%r11)\n\t"	\
-	"jne 1f\n\t"							\
-	ASM_RET
-
-#define HVL_FILTER_MSR							\
-	"movl " __stringify(HVL_MSR_DATA_INDEX) "(%rsi), %r11d\n\t"	\
-	"subl $" __stringify(HVL_MSR_OWNED_FIRST) ", %r11d\n\t"	\
-	"cmpl $" __stringify(HVL_MSR_OWNED_LAST - HVL_MSR_OWNED_FIRST) \
-	", %r11d\n\t"							\
-	"jbe 1f\n\t"							\
-	ASM_RET
-
-#define HVL_FILTER_CAP							\
-	"cmpq $" __stringify(HVL_CAP_BITS) ", %rsi\n\t"			\
-	"jae 1f\n\t"							\
-	"btq %rsi, hvl_tramp_caps(%rip)\n\t"				\
-	"jc 1f\n\t"							\
-	ASM_RET
+	".Lhvl_next_" #func ":\n\t"					\
+	".set .Lhvl_i, .Lhvl_i + 1\n\t"
+#define HVL_SEE(...)							\
+	".set .Lhvl_i, .Lhvl_i + 1\n\t"
+/* .Lhvl_i counts the hooks in the list's order, as hvl_hooks[] does. */
+#define HVL_TRAMP_FIRST		".set .Lhvl_i, 0\n\t"
+#define HVL_TRAMP_DECIDE	".Lhvl_decide:\n\t"
 
 asm(".pushsection .text, \"ax\", @progbits\n"
 	".globl hvl_hook_tramp\n"
@@ -362,16 +358,9 @@ asm(".pushsection .text, \"ax\", @progbits\n"
 	ASM_ENDBR
 	CALL_DEPTH_ACCOUNT
 	"movq (%rsp), %r11\n\t"
-	HVL_TRAMP_CASE(HVL_HOOK_VCPU_IOCTL, 10,
-		       HVL_FILTER_IOCTL(HVL_IOC_GET_SUPPORTED_HV_CPUID,
-					HVL_IOC_ENABLE_CAP))
-	HVL_TRAMP_CASE(HVL_HOOK_HYPERCALL, 11, HVL_FILTER_KVM_GUEST)
-	HVL_TRAMP_CASE(HVL_HOOK_GET_MSR, 12, HVL_FILTER_MSR)
-	HVL_TRAMP_CASE(HVL_HOOK_SET_MSR, 13, HVL_FILTER_MSR)
-	HVL_TRAMP_CASE(HVL_HOOK_CHECK_EXT, 14, HVL_FILTER_CAP)
-	HVL_TRAMP_CASE(HVL_HOOK_DEV_IOCTL, 1,
-		       HVL_FILTER_IOCTL(HVL_IOC_GET_SUPPORTED_HV_CPUID,
-					HVL_IOC_GET_MSR_INDEX_LIST))
+	HVL_TRAMP_FIRST
+#include "hvl_hooks.h"
+	HVL_TRAMP_DECIDE
 	"pushq %rbp\n\t"
 	"movq %rsp, %rbp\n\t"
 	"pushq %rdi\n\t"
@@ -425,26 +414,39 @@ void hvl_hook_exit(void)
 	synchronize_rcu_tasks();
 }
 
-int hvl_hook_init(void)
+/*
+ * Point ftrace at every function of the list. Report in *unhooked the
+ * features whose hook is missing in this kernel, for the module's init to
+ * stop offering them; fail only when a required hook is missing.
+ */
+int hvl_hook_init(u32 *unhooked)
 {
 	const struct hvl_hook *hook;
 	int i, r;
 
+	*unhooked = 0;
 	for (i = 0; i < ARRAY_SIZE(hvl_hooks); i++) {
 		hook = &hvl_hooks[i];
 		r = ftrace_set_filter(&hvl_hook_ops, (unsigned char *)hook->name,
 				      strlen(hook->name), 0);
 		if (r && hook->feature) {
-			pr_warn("cannot hook %s (%d): not offering feature 0x%x\n",
-				hook->name, r, hook->feature);
-			hvl_cpuid_features &= ~hook->feature;
+			pr_warn("cannot hook %s (%d)\n", hook->name, r);
+			*unhooked |= hook->feature;
 		} else if (r) {
 			pr_err("cannot hook %s (%d): is kvm loaded, with CONFIG_DYNAMIC_FTRACE?\n",
 			       hook->name, r);
-			goto free_filter;
+			ftrace_free_filter(&hvl_hook_ops);
+			return r;
 		}
 	}
-	/* After the loop: a hook missing there may take a capability along. */
+	return 0;
+}
+
+/* Start the hooks, once the module's init has settled what it offers. */
+int hvl_hook_start(void)
+{
+	int i, r;
+
 	for (i = 0; i < HVL_CAP_BITS; i++)
 		if (hvl_cpuid_has_cap(i))
 			__set_bit(i, hvl_tramp_caps);
@@ -455,11 +457,7 @@ int hvl_hook_init(void)
 			pr_err("cannot hook KVM: a BPF trampoline, livepatch or kprobe already modifies a function we hook\n");
 		else
 			pr_err("cannot register the hooks (%d)\n", r);
-		goto free_filter;
+		ftrace_free_filter(&hvl_hook_ops);
 	}
-	return 0;
-
-free_filter:
-	ftrace_free_filter(&hvl_hook_ops);
 	return r;
 }

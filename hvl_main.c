@@ -8,6 +8,9 @@
 #include <linux/module.h>
 #include "hvl.h"
 
+#define CREATE_TRACE_POINTS
+#include "hvl_trace.h"
+
 u32 hvl_cpuid_features = HVL_FEATURES_IMPLEMENTED;
 module_param_named(features, hvl_cpuid_features, uint, 0444);
 MODULE_PARM_DESC(features,
@@ -15,6 +18,7 @@ MODULE_PARM_DESC(features,
 
 static int __init hvl_init(void)
 {
+	u32 unhooked;
 	int r;
 
 	r = hvl_compat_init();
@@ -27,7 +31,15 @@ static int __init hvl_init(void)
 		       (u32)HVL_FEAT_HYPERCALL);
 		return -EINVAL;
 	}
-	r = hvl_hook_init();
+	r = hvl_hook_init(&unhooked);
+	if (r)
+		return r;
+	if (hvl_cpuid_features & unhooked) {
+		pr_warn("not offering features 0x%x: this kernel lacks their hook point (above)\n",
+			hvl_cpuid_features & unhooked);
+		hvl_cpuid_features &= ~unhooked;
+	}
+	r = hvl_hook_start();
 	if (r)
 		return r;
 	pr_info("Hyper-V enlightenments for KVM ready (features 0x%x)\n",

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The one list of KVM functions hvenlight hooks, hottest first: the
+ * trampoline and hvl_hook_find() look in this order. hvl_hook.c includes it
+ * once for each thing it generates from it (the hook table, the
+ * trampoline's filter chain). Adding a hook is adding a line:
+ *
+ *   HVL_HOOK(function, filter): enter hvl_glue_<function>() instead of the
+ *	function when hvl_want_<function>() says so. The trampoline first runs
+ *	filter (asm from hvl_hook.c: HVL_FILTER_*) so that KVM's own calls go
+ *	back to KVM without saving a register.
+ *   HVL_SEE(function, feature): call hvl_see_<function>() before every call.
+ *	Where the function cannot be hooked the module stops offering feature
+ *	(0: the hook is required and the module does not load).
+ */
+
+/* Every vCPU ioctl, KVM_RUN included. */
+HVL_HOOK(kvm_vcpu_ioctl,
+	 HVL_FILTER_IOCTL(HVL_IOC_GET_SUPPORTED_HV_CPUID, HVL_IOC_ENABLE_CAP))
+HVL_HOOK(kvm_emulate_hypercall, HVL_FILTER_KVM_GUEST)
+/* Every MSR the vendor module leaves to KVM's common code. */
+HVL_HOOK(kvm_get_msr_common, HVL_FILTER_MSR)
+HVL_HOOK(kvm_set_msr_common, HVL_FILTER_MSR)
+HVL_HOOK(kvm_vm_ioctl_check_extension, HVL_FILTER_CAP)
+HVL_HOOK(kvm_dev_ioctl,
+	 HVL_FILTER_IOCTL(HVL_IOC_GET_SUPPORTED_HV_CPUID,
+			  HVL_IOC_GET_MSR_INDEX_LIST))
+/*
+ * Static in x86.c, but with three callers. (kvm_guest_time_update() has
+ * one, and compilers inline it where KASAN does not bloat it.)
+ */
+HVL_SEE(kvm_end_pvclock_update, HVL_FEAT_REFERENCE_TSC)
+HVL_SEE(kvm_arch_vcpu_destroy, 0)
+HVL_SEE(kvm_arch_free_vm, 0)
+
+#undef HVL_HOOK
+#undef HVL_SEE
