@@ -5,7 +5,6 @@
  * KVM_CAP_HYPERV_ENFORCE_CPUID.
  */
 #include <linux/kvm_host.h>
-#include <linux/uaccess.h>
 #include "hvl.h"
 
 /*
@@ -79,24 +78,18 @@ int hvl_cpuid_check_extension(struct kvm *kvm, long ext)
 	return hvl_cpuid_has_cap(ext);
 }
 
-/* KVM_GET_SUPPORTED_HV_CPUID on /dev/kvm (vcpu == NULL) or a vCPU fd. */
-long hvl_cpuid_get_supported(struct kvm_vcpu *vcpu, void __user *argp)
+/*
+ * The leaves KVM_GET_SUPPORTED_HV_CPUID reports, for /dev/kvm (vcpu ==
+ * NULL) or for a vCPU; returns how many were filled.
+ */
+int hvl_cpuid_supported(struct kvm_vcpu *vcpu,
+			struct kvm_cpuid_entry2 ent[HVL_CPUID_NR_LEAVES])
 {
-	struct kvm_cpuid_entry2 ent[HVL_CPUID_NR_LEAVES] = {};
 	struct hvl_cpuid_leaf leaf[HVL_CPUID_NR_LEAVES];
-	struct kvm_cpuid2 __user *ucpuid = argp;
 	u32 feat = hvl_cpuid_features;
 	u32 rec = HVL_REC_RELAXED_TIMING;
-	struct kvm_cpuid2 hdr;
 	int i;
 
-	if (copy_from_user(&hdr, ucpuid, sizeof(hdr)))
-		return -EFAULT;
-	if (hdr.nent < HVL_CPUID_NR_LEAVES) {
-		/* Tell the caller how many entries to allocate. */
-		hdr.nent = HVL_CPUID_NR_LEAVES;
-		return copy_to_user(ucpuid, &hdr, sizeof(hdr)) ? -EFAULT : -E2BIG;
-	}
 	if (feat & HVL_FEAT_APIC_ACCESS)
 		rec |= HVL_REC_APIC_ACCESS;
 	/* Without an in-kernel LAPIC there is no APIC to access. */
@@ -105,6 +98,7 @@ long hvl_cpuid_get_supported(struct kvm_vcpu *vcpu, void __user *argp)
 		rec &= ~HVL_REC_APIC_ACCESS;
 	}
 	hvl_cpuid_build(leaf, feat, rec, KVM_MAX_VCPUS);
+	memset(ent, 0, HVL_CPUID_NR_LEAVES * sizeof(ent[0]));
 	for (i = 0; i < HVL_CPUID_NR_LEAVES; i++) {
 		ent[i].function = leaf[i].function;
 		ent[i].eax = leaf[i].eax;
@@ -112,40 +106,22 @@ long hvl_cpuid_get_supported(struct kvm_vcpu *vcpu, void __user *argp)
 		ent[i].ecx = leaf[i].ecx;
 		ent[i].edx = leaf[i].edx;
 	}
-	hdr.nent = HVL_CPUID_NR_LEAVES;
-	if (copy_to_user(ucpuid->entries, ent, sizeof(ent)) ||
-	    copy_to_user(ucpuid, &hdr, sizeof(hdr)))
-		return -EFAULT;
-	return 0;
+	return HVL_CPUID_NR_LEAVES;
 }
 
 /*
- * KVM_ENABLE_CAP on a vCPU: answer KVM_CAP_HYPERV_ENFORCE_CPUID, hand every
- * other capability to KVM's own ioctl.
+ * KVM_CAP_HYPERV_ENFORCE_CPUID, with vcpu->mutex held as for any vCPU
+ * ioctl. Turning enforcement off needs no state where there is none.
  */
-long hvl_cpuid_enable_cap(struct file *filp, unsigned long arg)
+int hvl_cpuid_set_enforce(struct kvm_vcpu *vcpu, bool on)
 {
-	struct kvm_vcpu *vcpu = filp->private_data;
-	struct kvm_enable_cap cap;
 	struct hvl_vcpu *hv;
-	long r = 0;
 
-	if (copy_from_user(&cap, (void __user *)arg, sizeof(cap)))
-		return -EFAULT;
-	if (cap.cap != KVM_CAP_HYPERV_ENFORCE_CPUID)
-		return hvl_hook_forward(filp, KVM_ENABLE_CAP, arg);
-	if (cap.flags)
-		return -EINVAL;
-	if (mutex_lock_killable(&vcpu->mutex))
-		return -EINTR;
-	/* Turning enforcement off needs no state where there is none. */
-	if (cap.args[0] || hvl_state_vcpu_find(vcpu)) {
-		hv = hvl_state_vcpu_get(vcpu);
-		if (hv)
-			hv->enforce_cpuid = !!cap.args[0];
-		else
-			r = -ENOMEM;
-	}
-	mutex_unlock(&vcpu->mutex);
-	return r;
+	if (!on && !hvl_state_vcpu_find(vcpu))
+		return 0;
+	hv = hvl_state_vcpu_get(vcpu);
+	if (!hv)
+		return -ENOMEM;
+	hv->enforce_cpuid = on;
+	return 0;
 }

@@ -4,7 +4,6 @@
  * all of them (enforcement, host access), VP_INDEX, and the MSR index list.
  */
 #include <linux/kvm_host.h>
-#include <linux/uaccess.h>
 #include "hvl.h"
 
 /*
@@ -176,42 +175,16 @@ int hvl_msr_get(struct kvm_vcpu *vcpu, struct msr_data *msr)
 }
 
 /*
- * KVM_GET_MSR_INDEX_LIST: KVM's own list, then the offered synthetic MSRs,
- * so that a VMM saves and restores them. KVM's list is static and private:
- * ask KVM for its count first (nmsrs 0, which it answers with E2BIG and
- * the count), so that a list too short for both fails with E2BIG before
- * anything is written, as in-tree KVM does; then let KVM write its part.
+ * The offered MSRs a VMM must save and restore, for KVM_GET_MSR_INDEX_LIST
+ * after KVM's own; returns how many.
  */
-long hvl_msr_get_index_list(struct file *filp, unsigned int ioctl,
-			    unsigned long arg)
+int hvl_msr_list(u32 indices[HVL_MSR_LIST_MAX])
 {
-	struct kvm_msr_list __user *ulist = (void __user *)arg;
-	u32 ours[ARRAY_SIZE(hvl_msrs)];
-	u32 n_user, n_kvm, n_ours = 0;
-	long r;
-	int i;
+	int i, n = 0;
 
+	static_assert(ARRAY_SIZE(hvl_msrs) <= HVL_MSR_LIST_MAX);
 	for (i = 0; i < ARRAY_SIZE(hvl_msrs); i++)
 		if (hvl_msr_feature(hvl_msrs[i]) & hvl_cpuid_features)
-			ours[n_ours++] = hvl_msrs[i];
-
-	if (get_user(n_user, &ulist->nmsrs) || put_user(0, &ulist->nmsrs))
-		return -EFAULT;
-	r = hvl_hook_forward(filp, ioctl, arg);
-	if (r != -E2BIG)
-		return r ?: -EIO;
-	if (get_user(n_kvm, &ulist->nmsrs) ||
-	    put_user(n_kvm + n_ours, &ulist->nmsrs))
-		return -EFAULT;
-	if (n_user < n_kvm + n_ours)
-		return -E2BIG;
-	if (put_user(n_kvm, &ulist->nmsrs))
-		return -EFAULT;
-	r = hvl_hook_forward(filp, ioctl, arg);
-	if (r)
-		return r;
-	if (put_user(n_kvm + n_ours, &ulist->nmsrs) ||
-	    copy_to_user(ulist->indices + n_kvm, ours, n_ours * sizeof(u32)))
-		return -EFAULT;
-	return 0;
+			indices[n++] = hvl_msrs[i];
+	return n;
 }

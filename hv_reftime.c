@@ -71,7 +71,7 @@ static int hvl_reftime_write_page(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
  */
 static bool hvl_reftime_refresh(struct kvm_vcpu *vcpu, struct hvl_vm *vm)
 {
-	struct pvclock_vcpu_time_info *c = &vcpu->arch.hv_clock;
+	const struct pvclock_vcpu_time_info *c = hvl_compat_pvclock(vcpu);
 	bool fresh, valid;
 	u64 scale;
 	s64 offset;
@@ -144,7 +144,7 @@ static void hvl_reftime_work(struct callback_head *cb)
 	if (!done)
 		kvm_make_request(KVM_REQ_MASTERCLOCK_UPDATE, vcpu);
 	kvm_put_kvm(kvm);
-	hvl_hook_release();
+	hvl_state_release();
 }
 
 static void hvl_reftime_queue(struct hvl_vm *vm, struct kvm_vcpu *vcpu)
@@ -161,11 +161,11 @@ static void hvl_reftime_queue(struct hvl_vm *vm, struct kvm_vcpu *vcpu)
 	w->vm = vm;
 	w->vcpu = vcpu;
 	kvm_get_kvm(vcpu->kvm);
-	hvl_hook_hold();
+	hvl_state_hold();
 	init_task_work(&w->cb, hvl_reftime_work);
 	if (task_work_add(current, &w->cb, TWA_RESUME)) {
 		atomic_set(&w->pending, 0);
-		hvl_hook_release();
+		hvl_state_release();
 		kvm_put_kvm_no_destroy(vcpu->kvm);
 	}
 }
@@ -193,8 +193,8 @@ void hvl_reftime_clock_update(struct kvm *kvm)
 		return;
 	gen = atomic_inc_return(&vm->clock_gen);
 	/* Only KVM_SET_CLOCK moves the offset: the VMM stepped the clock. */
-	if (kvm->arch.kvmclock_offset != vm->step_offset) {
-		vm->step_offset = kvm->arch.kvmclock_offset;
+	if (hvl_compat_kvmclock_offset(kvm) != vm->step_offset) {
+		vm->step_offset = hvl_compat_kvmclock_offset(kvm);
 		WRITE_ONCE(vm->step_gen, gen);
 	}
 	if (!(READ_ONCE(vm->reference_tsc) & HVL_REFTSC_ENABLE))
@@ -210,7 +210,7 @@ void hvl_reftime_clock_update(struct kvm *kvm)
 void hvl_reftime_vm_init(struct hvl_vm *vm, struct kvm *kvm)
 {
 	spin_lock_init(&vm->ref_lock);
-	vm->step_offset = READ_ONCE(kvm->arch.kvmclock_offset);
+	vm->step_offset = hvl_compat_kvmclock_offset(kvm);
 }
 
 void hvl_reftime_vm_free(struct hvl_vm *vm)

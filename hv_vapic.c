@@ -14,11 +14,6 @@
 #define HVL_ICR_RESERVED	(GENMASK_ULL(31, 20) | GENMASK_ULL(17, 16) | \
 				 BIT_ULL(13))
 
-static bool hvl_vapic_x2apic(struct kvm_vcpu *vcpu)
-{
-	return vcpu->arch.apic_base & X2APIC_ENABLE;
-}
-
 /*
  * One APIC register, 64 bits for ICR. In x2APIC mode through KVM's x2APIC
  * MSR, otherwise through the APIC's MMIO handler: either way exactly what
@@ -34,7 +29,7 @@ static int hvl_vapic_access(struct kvm_vcpu *vcpu, u32 reg, u64 *data,
 	u32 lo = *data, hi = *data >> 32;
 	int r;
 
-	if (hvl_vapic_x2apic(vcpu)) {
+	if (hvl_compat_x2apic(vcpu)) {
 		r = write ? kvm_set_msr_common(vcpu, &msr) :
 			    kvm_get_msr_common(vcpu, &msr);
 		*data = msr.data;
@@ -62,27 +57,6 @@ static int hvl_vapic_access(struct kvm_vcpu *vcpu, u32 reg, u64 *data,
 	return r;
 }
 
-/*
- * Point KVM's PV EOI at the APIC-assist word, or turn it off (gpa 0). The
- * MSR checks that the guest was offered KVM's PV EOI when the VMM enforces
- * KVM's PV CPUID; the assist page is offered by Hyper-V CPUID instead.
- */
-static int hvl_vapic_pv_eoi(struct kvm_vcpu *vcpu, u64 val)
-{
-	struct msr_data msr = {
-		.index = MSR_KVM_PV_EOI_EN,
-		.data = val,
-		.host_initiated = true,
-	};
-	u32 features = vcpu->arch.pv_cpuid.features;
-	int r;
-
-	vcpu->arch.pv_cpuid.features |= BIT(KVM_FEATURE_PV_EOI);
-	r = kvm_set_msr_common(vcpu, &msr);
-	vcpu->arch.pv_cpuid.features = features;
-	return r ? -EINVAL : 0;
-}
-
 static int hvl_vapic_set_assist(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv,
 				u64 data)
 {
@@ -104,9 +78,9 @@ static int hvl_vapic_set_assist(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv,
 		if (kvm_vcpu_write_guest(vcpu, data & HVL_PAGE_MASK, &zero,
 					 sizeof(zero)))
 			return -EFAULT;
-		r = hvl_vapic_pv_eoi(vcpu, (data & HVL_PAGE_MASK) | KVM_MSR_ENABLED);
+		r = hvl_compat_pv_eoi_set(vcpu, (data & HVL_PAGE_MASK) | KVM_MSR_ENABLED);
 	} else {
-		r = hvl_vapic_pv_eoi(vcpu, 0);
+		r = hvl_compat_pv_eoi_set(vcpu, 0);
 	}
 	if (!r)
 		WRITE_ONCE(hv->vp_assist, data);

@@ -10,6 +10,7 @@
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 #include <asm/apicdef.h>
+#include <asm/kvm_para.h>
 #include <asm/pvclock.h>
 #include <asm/tsc.h>
 #include <kvm/iodev.h>
@@ -187,6 +188,60 @@ u64 hvl_compat_kvmclock_ns(struct kvm *kvm)
 		}
 	} while (read_seqcount_retry(&ka->pvclock_sc, seq));
 	return ns;
+}
+
+/*
+ * The preconditions kvm_vcpu_ioctl() checks before any vCPU ioctl, for an
+ * ioctl the module answers in its place (kvm_main.c, checked against 6.12).
+ */
+bool hvl_compat_vcpu_ioctl_allowed(struct kvm_vcpu *vcpu)
+{
+	return vcpu->kvm->mm == current->mm && !vcpu->kvm->vm_dead;
+}
+
+/* x2APIC mode, as KVM's private apic_x2apic_mode() (lapic.h, 6.12). */
+bool hvl_compat_x2apic(struct kvm_vcpu *vcpu)
+{
+	return vcpu->arch.apic_base & X2APIC_ENABLE;
+}
+
+/*
+ * Point KVM's PV EOI at gpa (val as MSR_KVM_PV_EOI_EN takes it), or turn
+ * it off (0). That MSR checks that the guest was offered KVM's PV EOI when
+ * the VMM enforces KVM's PV CPUID; the Hyper-V assist page riding on it is
+ * offered by Hyper-V CPUID instead, so offer it for the write alone
+ * (vcpu->arch.pv_cpuid, checked against 6.12).
+ */
+int hvl_compat_pv_eoi_set(struct kvm_vcpu *vcpu, u64 val)
+{
+	struct msr_data msr = {
+		.index = MSR_KVM_PV_EOI_EN,
+		.data = val,
+		.host_initiated = true,
+	};
+	u32 features = vcpu->arch.pv_cpuid.features;
+	int r;
+
+	vcpu->arch.pv_cpuid.features |= BIT(KVM_FEATURE_PV_EOI);
+	r = kvm_set_msr_common(vcpu, &msr);
+	vcpu->arch.pv_cpuid.features = features;
+	return r ? -EINVAL : 0;
+}
+
+/*
+ * The vCPU's kvmclock parameters as KVM last computed them for it
+ * (vcpu->arch.hv_clock, checked against 6.12): the guest's TSC to its
+ * kvmclock, valid with PVCLOCK_TSC_STABLE_BIT while the masterclock is used.
+ */
+const struct pvclock_vcpu_time_info *hvl_compat_pvclock(struct kvm_vcpu *vcpu)
+{
+	return &vcpu->arch.hv_clock;
+}
+
+/* What KVM_SET_CLOCK moves (kvm->arch.kvmclock_offset, 6.12). */
+s64 hvl_compat_kvmclock_offset(struct kvm *kvm)
+{
+	return READ_ONCE(kvm->arch.kvmclock_offset);
 }
 
 /* lapic_in_kernel() lives in a private header; this is its slow path. */

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The KVM glue: ftrace hooks on KVM's entry points. A hook either observes
- * (lifecycle) or redirects a call it answers completely to a replacement
- * with the same prototype; every other call runs KVM's code untouched.
- * Calls the module forwards to KVM (hvl_hook_forward) are never redirected.
+ * The hook mechanism: ftrace direct calls on the KVM functions listed in
+ * include/hvl_hooks.h, into one trampoline. A hook either observes
+ * (lifecycle) or redirects a call the glue (hvl_glue.c) answers completely
+ * to a replacement with the same prototype; every other call runs KVM's
+ * code untouched. Calls the glue forwards to KVM are never redirected.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/delay.h>
 #include <linux/ftrace.h>
 #include <linux/kallsyms.h>
 #include <linux/kvm_host.h>
@@ -16,193 +16,6 @@
 #include <asm/linkage.h>
 #include <asm/nospec-branch.h>
 #include "hvl.h"
-#include "hvl_trace.h"
-
-/* Replacements entered but not yet returned; rmmod waits for zero. */
-static atomic_t hvl_hook_inflight = ATOMIC_INIT(0);
-
-static void hvl_hook_leave(void)
-{
-	atomic_dec(&hvl_hook_inflight);
-}
-
-/* Deferred work that will run module code counts as in flight too. */
-void hvl_hook_hold(void)
-{
-	atomic_inc(&hvl_hook_inflight);
-}
-
-void hvl_hook_release(void)
-{
-	atomic_dec(&hvl_hook_inflight);
-}
-
-/*
- * Tasks inside hvl_hook_forward(). The hooks cannot tell a forwarded call
- * by its caller's address: a graph tracer or a kretprobe on the same
- * function replaces that return address before our trampoline runs.
- */
-struct hvl_hook_fwd {
-	struct list_head node;
-	struct task_struct *task;
-};
-
-static LIST_HEAD(hvl_hook_fwds);
-static DEFINE_SPINLOCK(hvl_hook_fwd_lock);
-
-/* Hand an ioctl we do not answer to KVM's own handler, past our hook. */
-long hvl_hook_forward(struct file *filp, unsigned int ioctl,
-		      unsigned long arg)
-{
-	struct hvl_hook_fwd fwd = { .task = current };
-	long r;
-
-	spin_lock(&hvl_hook_fwd_lock);
-	list_add(&fwd.node, &hvl_hook_fwds);
-	spin_unlock(&hvl_hook_fwd_lock);
-	r = filp->f_op->unlocked_ioctl(filp, ioctl, arg);
-	spin_lock(&hvl_hook_fwd_lock);
-	list_del(&fwd.node);
-	spin_unlock(&hvl_hook_fwd_lock);
-	return r;
-}
-
-static bool hvl_hook_forwarded(void)
-{
-	struct hvl_hook_fwd *fwd;
-	bool found = false;
-
-	if (list_empty_careful(&hvl_hook_fwds))
-		return false;
-	spin_lock(&hvl_hook_fwd_lock);
-	list_for_each_entry(fwd, &hvl_hook_fwds, node)
-		if (fwd->task == current)
-			found = true;
-	spin_unlock(&hvl_hook_fwd_lock);
-	return found;
-}
-
-/* Replacements: each runs one module entry point, then leaves. */
-static int hvl_glue_kvm_set_msr_common(struct kvm_vcpu *vcpu, struct msr_data *msr)
-{
-	int r = hvl_msr_set(vcpu, msr);
-
-	/* Not for a guest that is no Hyper-V guest: KVM answers it. */
-	if (r != HVL_COMPAT_MSR_UNSUPPORTED)
-		trace_hvl_msr(vcpu->vcpu_id, msr->index, msr->data, true,
-			      msr->host_initiated, r);
-	hvl_hook_leave();
-	return r;
-}
-
-static int hvl_glue_kvm_get_msr_common(struct kvm_vcpu *vcpu, struct msr_data *msr)
-{
-	int r = hvl_msr_get(vcpu, msr);
-
-	if (r != HVL_COMPAT_MSR_UNSUPPORTED)
-		trace_hvl_msr(vcpu->vcpu_id, msr->index, msr->data, false,
-			      msr->host_initiated, r);
-	hvl_hook_leave();
-	return r;
-}
-
-static int hvl_glue_kvm_emulate_hypercall(struct kvm_vcpu *vcpu)
-{
-	int r = hvl_hypercall_handle(vcpu);
-
-	hvl_hook_leave();
-	return r;
-}
-
-static int hvl_glue_kvm_vm_ioctl_check_extension(struct kvm *kvm, long ext)
-{
-	int r = hvl_cpuid_check_extension(kvm, ext);
-
-	hvl_hook_leave();
-	return r;
-}
-
-static long hvl_glue_kvm_dev_ioctl(struct file *filp, unsigned int ioctl,
-				   unsigned long arg)
-{
-	long r;
-
-	if (ioctl == KVM_GET_SUPPORTED_HV_CPUID)
-		r = hvl_cpuid_get_supported(NULL, (void __user *)arg);
-	else
-		r = hvl_msr_get_index_list(filp, ioctl, arg);
-	hvl_hook_leave();
-	return r;
-}
-
-static long hvl_glue_kvm_vcpu_ioctl(struct file *filp, unsigned int ioctl,
-				    unsigned long arg)
-{
-	struct kvm_vcpu *vcpu = filp->private_data;
-	long r;
-
-	/* The checks kvm_vcpu_ioctl() makes before any vCPU ioctl. */
-	if (vcpu->kvm->mm != current->mm || vcpu->kvm->vm_dead)
-		r = -EIO;
-	else if (ioctl == KVM_GET_SUPPORTED_HV_CPUID)
-		r = hvl_cpuid_get_supported(vcpu, (void __user *)arg);
-	else
-		r = hvl_cpuid_enable_cap(filp, arg);
-	hvl_hook_leave();
-	return r;
-}
-
-/*
- * Deciders see the hooked function's first two arguments and run before it,
- * preemptible: no sleeping, no user memory.
- */
-static bool hvl_want_kvm_get_msr_common(unsigned long vcpu, unsigned long msr)
-{
-	return hvl_msr_offered((struct kvm_vcpu *)vcpu,
-			       ((struct msr_data *)msr)->index);
-}
-
-static bool hvl_want_kvm_set_msr_common(unsigned long vcpu, unsigned long msr)
-{
-	return hvl_want_kvm_get_msr_common(vcpu, msr);
-}
-
-static bool hvl_want_kvm_emulate_hypercall(unsigned long vcpu, unsigned long unused)
-{
-	return hvl_hypercall_owned((struct kvm_vcpu *)vcpu);
-}
-
-static bool hvl_want_kvm_vm_ioctl_check_extension(unsigned long kvm, unsigned long ext)
-{
-	return hvl_cpuid_has_cap(ext);
-}
-
-static bool hvl_want_kvm_dev_ioctl(unsigned long filp, unsigned long ioctl)
-{
-	return (unsigned int)ioctl == KVM_GET_SUPPORTED_HV_CPUID ||
-	       (unsigned int)ioctl == KVM_GET_MSR_INDEX_LIST;
-}
-
-static bool hvl_want_kvm_vcpu_ioctl(unsigned long filp, unsigned long ioctl)
-{
-	return (unsigned int)ioctl == KVM_GET_SUPPORTED_HV_CPUID ||
-	       (unsigned int)ioctl == KVM_ENABLE_CAP;
-}
-
-static void hvl_see_kvm_arch_vcpu_destroy(unsigned long vcpu)
-{
-	hvl_state_vcpu_free((struct kvm_vcpu *)vcpu);
-}
-
-static void hvl_see_kvm_arch_free_vm(unsigned long kvm)
-{
-	hvl_state_vm_free((struct kvm *)kvm);
-}
-
-static void hvl_see_kvm_end_pvclock_update(unsigned long kvm)
-{
-	hvl_reftime_clock_update((struct kvm *)kvm);
-}
 
 /*
  * The filters the trampoline runs for KVM's own calls: each ends in RET
@@ -273,9 +86,10 @@ struct hvl_hook {
 };
 
 #define HVL_HOOK(func, ...)						\
-	{ .name = #func, .want = hvl_want_##func, .target = hvl_glue_##func },
+	{ .name = #func, .want = hvl_glue_want_##func,			\
+	  .target = hvl_glue_##func },
 #define HVL_SEE(func, feat)						\
-	{ .name = #func, .see = hvl_see_##func, .feature = feat },
+	{ .name = #func, .see = hvl_glue_see_##func, .feature = feat },
 static const struct hvl_hook hvl_hooks[] = {
 #include "hvl_hooks.h"
 };
@@ -323,9 +137,9 @@ static unsigned long __used hvl_hook_decide(unsigned long arg0,
 		hook->see(arg0);
 		return 0;
 	}
-	if (!hook->want(arg0, arg1) || hvl_hook_forwarded())
+	if (!hook->want(arg0, arg1) || hvl_glue_forwarded())
 		return 0;
-	atomic_inc(&hvl_hook_inflight);
+	hvl_glue_enter();
 	return (unsigned long)hook->target;
 }
 
@@ -409,8 +223,7 @@ void hvl_hook_exit(void)
 	 * by now. Wait for those to leave the replacements, then for every
 	 * task to leave our text for good.
 	 */
-	while (atomic_read(&hvl_hook_inflight))
-		msleep(20);
+	hvl_glue_drain();
 	synchronize_rcu_tasks();
 }
 

@@ -8,6 +8,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/hashtable.h>
 #include <linux/module.h>
 #include <linux/seq_file.h>
@@ -202,11 +203,34 @@ void hvl_state_vm_free(struct kvm *kvm)
 	module_put(THIS_MODULE);
 }
 
+/* Deferred work queued but not yet finished running module code. */
+static atomic_t hvl_state_deferred = ATOMIC_INIT(0);
+
+/*
+ * Pin the module's code for deferred work (task work, a timer) that will
+ * run it: the work may drop the last reference to a VM, and with it the
+ * module reference, and still have instructions of ours to run.
+ */
+void hvl_state_hold(void)
+{
+	atomic_inc(&hvl_state_deferred);
+}
+
+/* The deferred work's last act. */
+void hvl_state_release(void)
+{
+	atomic_dec(&hvl_state_deferred);
+}
+
 /*
  * Every VM with state pins the module, so none is left at exit. Wait for
- * the RCU callbacks that free state, which kfree_rcu() queued.
+ * deferred work to finish and leave our text, then for the RCU callbacks
+ * that free state, which kfree_rcu() queued.
  */
 void hvl_state_exit(void)
 {
+	while (atomic_read(&hvl_state_deferred))
+		msleep(20);
+	synchronize_rcu_tasks();
 	rcu_barrier();
 }

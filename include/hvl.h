@@ -12,6 +12,7 @@
 #include <linux/seqlock.h>
 #include <linux/xarray.h>
 #include "hvl_abi.h"
+#include "hvl_compat.h"
 
 #define HVL_NAME "hvenlight"
 
@@ -80,6 +81,8 @@ struct hvl_vcpu {
 
 /* hvl_state.c: per-VM and per-vCPU state */
 void hvl_state_exit(void);
+void hvl_state_hold(void);
+void hvl_state_release(void);
 struct hvl_vm *hvl_state_vm_find(struct kvm *kvm);
 struct hvl_vm *hvl_state_vm_get(struct kvm *kvm);
 struct hvl_vcpu *hvl_state_vcpu_find(struct kvm_vcpu *vcpu);
@@ -95,79 +98,58 @@ static inline void hvl_state_count(struct hvl_vm *vm, enum hvl_stat stat)
 		atomic64_inc(&vm->stats[stat]);
 }
 
-/* hvl_hook.c: ftrace interception of KVM */
+/* hvl_hook.c: the hook mechanism (ftrace direct calls, the trampoline) */
 int hvl_hook_init(u32 *unhooked);
 int hvl_hook_start(void);
 void hvl_hook_exit(void);
-void hvl_hook_hold(void);
-void hvl_hook_release(void);
-long hvl_hook_forward(struct file *filp, unsigned int ioctl,
-		      unsigned long arg);
 /* Asm in hvl_hook.c, entered only by ftrace from the hooked functions. */
 void hvl_hook_tramp(void);
 
-/* Exported by kvm.ko, declared only in its private cpuid.h and lapic.h. */
-struct kvm_cpuid_entry2 *kvm_find_cpuid_entry(struct kvm_vcpu *vcpu,
-					      u32 function);
-void kvm_lapic_set_eoi(struct kvm_vcpu *vcpu);
-
-/* hvl_compat.c: what KVM does not export, in one place */
-
 /*
- * KVM's private KVM_MSR_RET_UNSUPPORTED (x86.h; KVM_MSR_RET_INVALID before
- * 6.10, the same value): "an MSR KVM does not know", which KVM turns into a
- * #GP or, with ignore_msrs, into an ignored access.
+ * hvl_glue.c: for each function of include/hvl_hooks.h its decider,
+ * replacement or observer, and the framing of KVM's ioctls.
  */
-#define HVL_COMPAT_MSR_UNSUPPORTED	2
-
-/*
- * The hooks are ftrace direct calls (register_ftrace_direct() takes an
- * ftrace_ops since 6.5); x86-64 kernels with ftrace have them unless
- * configured out.
- */
-#ifndef CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS
-#error "hvenlight needs CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS=y"
-#endif
-
-/* The base of KVM's own CPUID leaves in a vCPU, kvm_cpuid since 6.2. */
-#define HVL_COMPAT_KVM_CPUID_BASE_OFFSET \
-	offsetof(struct kvm_vcpu, arch.kvm_cpuid.base)
-
-static inline u32 hvl_compat_kvm_cpuid_base(struct kvm_vcpu *vcpu)
-{
-	return vcpu->arch.kvm_cpuid.base;
-}
-
-int hvl_compat_init(void);
-int hvl_compat_get_cpl(struct kvm_vcpu *vcpu);
-bool hvl_compat_is_protmode(struct kvm_vcpu *vcpu);
-bool hvl_compat_is_64bit(struct kvm_vcpu *vcpu);
-u64 hvl_compat_reg_read(struct kvm_vcpu *vcpu, int reg);
-void hvl_compat_reg_write(struct kvm_vcpu *vcpu, int reg, u64 val);
-bool hvl_compat_xen_msr(struct kvm *kvm, u32 msr);
-bool hvl_compat_xen_hypercall(struct kvm *kvm);
-bool hvl_compat_lapic_in_kernel(struct kvm_vcpu *vcpu);
-bool hvl_compat_vcpu_has_run(struct kvm_vcpu *vcpu);
-u64 hvl_compat_kvmclock_ns(struct kvm *kvm);
-int hvl_compat_apic_mmio(struct kvm_vcpu *vcpu, u32 reg, u32 *val, bool write);
-int hvl_compat_apic_set_icr2(struct kvm_vcpu *vcpu, u32 val);
+void hvl_glue_enter(void);
+void hvl_glue_drain(void);
+bool hvl_glue_forwarded(void);
+bool hvl_glue_want_kvm_vcpu_ioctl(unsigned long filp, unsigned long ioctl);
+long hvl_glue_kvm_vcpu_ioctl(struct file *filp, unsigned int ioctl,
+			     unsigned long arg);
+bool hvl_glue_want_kvm_emulate_hypercall(unsigned long vcpu,
+					 unsigned long unused);
+int hvl_glue_kvm_emulate_hypercall(struct kvm_vcpu *vcpu);
+bool hvl_glue_want_kvm_get_msr_common(unsigned long vcpu, unsigned long msr);
+int hvl_glue_kvm_get_msr_common(struct kvm_vcpu *vcpu, struct msr_data *msr);
+bool hvl_glue_want_kvm_set_msr_common(unsigned long vcpu, unsigned long msr);
+int hvl_glue_kvm_set_msr_common(struct kvm_vcpu *vcpu, struct msr_data *msr);
+bool hvl_glue_want_kvm_vm_ioctl_check_extension(unsigned long kvm,
+						unsigned long ext);
+int hvl_glue_kvm_vm_ioctl_check_extension(struct kvm *kvm, long ext);
+bool hvl_glue_want_kvm_dev_ioctl(unsigned long filp, unsigned long ioctl);
+long hvl_glue_kvm_dev_ioctl(struct file *filp, unsigned int ioctl,
+			    unsigned long arg);
+void hvl_glue_see_kvm_end_pvclock_update(unsigned long kvm);
+void hvl_glue_see_kvm_arch_vcpu_destroy(unsigned long vcpu);
+void hvl_glue_see_kvm_arch_free_vm(unsigned long kvm);
 
 /* hv_cpuid.c: Hyper-V CPUID, guest detection, capabilities */
 bool hvl_cpuid_is_hv_guest(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv);
 bool hvl_cpuid_has_cap(long ext);
 int hvl_cpuid_check_extension(struct kvm *kvm, long ext);
-long hvl_cpuid_get_supported(struct kvm_vcpu *vcpu, void __user *argp);
+int hvl_cpuid_supported(struct kvm_vcpu *vcpu,
+			struct kvm_cpuid_entry2 ent[HVL_CPUID_NR_LEAVES]);
 bool hvl_cpuid_enforced(const struct hvl_vcpu *hv);
 bool hvl_cpuid_allowed(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 feature);
-long hvl_cpuid_enable_cap(struct file *filp, unsigned long arg);
+int hvl_cpuid_set_enforce(struct kvm_vcpu *vcpu, bool on);
 extern u32 hvl_cpuid_features;
 
 /* hv_msr.c: synthetic MSR dispatch */
 bool hvl_msr_offered(struct kvm_vcpu *vcpu, u32 msr);
 int hvl_msr_set(struct kvm_vcpu *vcpu, struct msr_data *msr);
 int hvl_msr_get(struct kvm_vcpu *vcpu, struct msr_data *msr);
-long hvl_msr_get_index_list(struct file *filp, unsigned int ioctl,
-			    unsigned long arg);
+/* The most MSRs hvl_msr_list() reports. */
+#define HVL_MSR_LIST_MAX	16
+int hvl_msr_list(u32 indices[HVL_MSR_LIST_MAX]);
 
 /* hv_hypercall.c: the hypercall page and hypercall dispatch */
 int hvl_hypercall_set_guest_os_id(struct kvm_vcpu *vcpu, struct hvl_vm *vm,

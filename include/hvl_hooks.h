@@ -6,10 +6,11 @@
  * trampoline's filter chain). Adding a hook is adding a line:
  *
  *   HVL_HOOK(function, filter): enter hvl_glue_<function>() instead of the
- *	function when hvl_want_<function>() says so. The trampoline first runs
+ *	function when hvl_glue_want_<function>() says so. The trampoline first runs
  *	filter (asm from hvl_hook.c: HVL_FILTER_*) so that KVM's own calls go
  *	back to KVM without saving a register.
- *   HVL_SEE(function, feature): call hvl_see_<function>() before every call.
+ *   HVL_SEE(function, feature): call hvl_glue_see_<function>() before every
+ *	call.
  *	Where the function cannot be hooked the module stops offering feature
  *	(0: the hook is required and the module does not load).
  */

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * hvenlight's one seam into KVM: everything the module uses that is not an
+ * exported function with a public prototype is declared here and
+ * implemented in hvl_compat.c (private struct layouts and vcpu->arch /
+ * kvm->arch fields whose meaning is KVM-internal, functions found by name,
+ * private prototypes, version differences). Each says the KVM version it
+ * was checked against; `scripts/lint compat` fails when another module file
+ * touches those fields.
+ */
+#ifndef HVL_COMPAT_H
+#define HVL_COMPAT_H
+
+#include <linux/kvm_host.h>
+#include <asm/pvclock-abi.h>
+
+/* Exported by kvm.ko, declared only in its private cpuid.h and lapic.h. */
+struct kvm_cpuid_entry2 *kvm_find_cpuid_entry(struct kvm_vcpu *vcpu,
+					      u32 function);
+void kvm_lapic_set_eoi(struct kvm_vcpu *vcpu);
+
+/*
+ * KVM's private KVM_MSR_RET_UNSUPPORTED (x86.h; KVM_MSR_RET_INVALID before
+ * 6.10, the same value): "an MSR KVM does not know", which KVM turns into a
+ * #GP or, with ignore_msrs, into an ignored access.
+ */
+#define HVL_COMPAT_MSR_UNSUPPORTED	2
+
+/*
+ * The hooks are ftrace direct calls (register_ftrace_direct() takes an
+ * ftrace_ops since 6.5); x86-64 kernels with ftrace have them unless
+ * configured out.
+ */
+#ifndef CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS
+#error "hvenlight needs CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS=y"
+#endif
+
+/* The base of KVM's own CPUID leaves in a vCPU, kvm_cpuid since 6.2. */
+#define HVL_COMPAT_KVM_CPUID_BASE_OFFSET \
+	offsetof(struct kvm_vcpu, arch.kvm_cpuid.base)
+
+static inline u32 hvl_compat_kvm_cpuid_base(struct kvm_vcpu *vcpu)
+{
+	return vcpu->arch.kvm_cpuid.base;
+}
+
+int hvl_compat_init(void);
+int hvl_compat_get_cpl(struct kvm_vcpu *vcpu);
+bool hvl_compat_is_protmode(struct kvm_vcpu *vcpu);
+bool hvl_compat_is_64bit(struct kvm_vcpu *vcpu);
+u64 hvl_compat_reg_read(struct kvm_vcpu *vcpu, int reg);
+void hvl_compat_reg_write(struct kvm_vcpu *vcpu, int reg, u64 val);
+bool hvl_compat_xen_msr(struct kvm *kvm, u32 msr);
+bool hvl_compat_xen_hypercall(struct kvm *kvm);
+bool hvl_compat_lapic_in_kernel(struct kvm_vcpu *vcpu);
+bool hvl_compat_vcpu_has_run(struct kvm_vcpu *vcpu);
+u64 hvl_compat_kvmclock_ns(struct kvm *kvm);
+int hvl_compat_apic_mmio(struct kvm_vcpu *vcpu, u32 reg, u32 *val, bool write);
+int hvl_compat_apic_set_icr2(struct kvm_vcpu *vcpu, u32 val);
+bool hvl_compat_x2apic(struct kvm_vcpu *vcpu);
+int hvl_compat_pv_eoi_set(struct kvm_vcpu *vcpu, u64 val);
+bool hvl_compat_vcpu_ioctl_allowed(struct kvm_vcpu *vcpu);
+const struct pvclock_vcpu_time_info *hvl_compat_pvclock(struct kvm_vcpu *vcpu);
+s64 hvl_compat_kvmclock_offset(struct kvm *kvm);
+
+#endif /* HVL_COMPAT_H */
