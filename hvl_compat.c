@@ -3,8 +3,6 @@
  * Everything hvenlight needs from KVM that KVM does not export, and every
  * kernel-version difference, lives here and nowhere else.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/kallsyms.h>
 #include <linux/kvm_host.h>
 #include <linux/timekeeping.h>

@@ -6,8 +6,6 @@
  * to a replacement with the same prototype; every other call runs KVM's
  * code untouched. Calls the glue forwards to KVM are never redirected.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/ftrace.h>
 #include <linux/kallsyms.h>
 #include <linux/kvm_host.h>

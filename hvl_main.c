@@ -3,8 +3,6 @@
  * hvenlight: the Microsoft Hyper-V enlightenments Windows guests rely on,
  * for KVM built without CONFIG_KVM_HYPERV.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/module.h>
 #include "hvl.h"
 

@@ -5,8 +5,6 @@
  * first Hyper-V use and removed when KVM frees the VM: KVM reuses addresses.
  * Each VM with state holds a module reference, so rmmod waits for it.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/debugfs.h>
 #include <linux/delay.h>
 #include <linux/hashtable.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # Shared settings for the build and VM scripts. Source it; do not run it.
 # One Debian 6.12 version for the source and the stock image.
 HVL_KVER=${HVL_KVER:-6.12.117}

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # On a kernel whose KVM has Hyper-V built in, loading fails with a one-line
 # reason and changes nothing.
 set -uo pipefail
