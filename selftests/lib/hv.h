@@ -25,7 +25,11 @@ extern enum hv_env hv_env;
 /* Set hv_env from HVL_KERNEL and HVL_MODULE_LOADED, and say which it is. */
 void hv_env_init(void);
 
-/* Emit n skips, so every environment prints the same number of lines. */
+/*
+ * Emit n skips, so every environment prints the same number of lines.
+ * Superseded by TEST_RUN()/test_skip() (tap.h); left for hv_fuzz until it
+ * moves to the harness.
+ */
 void skip_n(int n, const char *why);
 
 /*

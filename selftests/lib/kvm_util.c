@@ -995,3 +995,35 @@ bool vm_debugfs_read(struct kvm_vm *vm, const char *file, const char *key,
 	fclose(f);
 	return found;
 }
+
+uint64_t vcpu_stat(struct kvm_vcpu *vcpu, const char *name)
+{
+	struct kvm_stats_header h;
+	struct kvm_stats_desc *d;
+	size_t dsz;
+	uint64_t val = (uint64_t)-1;
+	uint32_t i;
+	char *descs;
+	int fd;
+
+	fd = ioctl(vcpu->fd, KVM_GET_STATS_FD, NULL);
+	if (fd < 0)
+		return val;
+	TEST_ASSERT(pread(fd, &h, sizeof(h), 0) == sizeof(h), "stats header");
+	dsz = sizeof(*d) + h.name_size;
+	descs = calloc(h.num_desc, dsz);
+	TEST_ASSERT(descs, "calloc");
+	TEST_ASSERT(pread(fd, descs, h.num_desc * dsz, h.desc_offset) ==
+		    (ssize_t)(h.num_desc * dsz), "stats descriptors");
+	for (i = 0; i < h.num_desc; i++) {
+		d = (void *)(descs + i * dsz);
+		if (strcmp(d->name, name))
+			continue;
+		TEST_ASSERT(pread(fd, &val, sizeof(val), h.data_offset + d->offset) ==
+			    sizeof(val), "stats data");
+		break;
+	}
+	free(descs);
+	close(fd);
+	return val;
+}

@@ -139,6 +139,12 @@ void vcpu_set_cpuid(struct kvm_vcpu *vcpu);
 bool vm_debugfs_read(struct kvm_vm *vm, const char *file, const char *key,
 		     uint64_t *val);
 
+/*
+ * A vCPU statistic by name (e.g. "exits") from KVM_GET_STATS_FD, or -1
+ * when KVM has no binary statistics; asserts on a short read.
+ */
+uint64_t vcpu_stat(struct kvm_vcpu *vcpu, const char *name);
+
 /* Registers: these assert success. */
 void vcpu_regs_get(struct kvm_vcpu *vcpu, struct kvm_regs *regs);
 void vcpu_regs_set(struct kvm_vcpu *vcpu, const struct kvm_regs *regs);
