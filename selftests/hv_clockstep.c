@@ -180,8 +180,6 @@ static int run_with_signal(struct kvm_vcpu *vcpu)
 	return e;
 }
 
-#define SIG_CHECKS	3
-
 static void test_signal(void)
 {
 	struct kvm_dirty_gfn *ring;
@@ -194,10 +192,8 @@ static void test_signal(void)
 	bool seen;
 	int r;
 
-	if (kvm_check_cap(KVM_CAP_DIRTY_LOG_RING) < RING_BYTES) {
-		skip_n(SIG_CHECKS, "no KVM_CAP_DIRTY_LOG_RING of 64 KiB");
-		return;
-	}
+	if (kvm_check_cap(KVM_CAP_DIRTY_LOG_RING) < RING_BYTES)
+		test_skip("no KVM_CAP_DIRTY_LOG_RING of 64 KiB");
 	signal(SIGUSR1, sigusr1);
 	vm = hv_vm(1, &vcpu, &gpa, RING_BYTES);
 	ring = mmap(NULL, RING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -206,8 +202,10 @@ static void test_signal(void)
 	log_dirty(vm, true);
 	s = run_sample(vm, vcpu, &b);
 	if (!vm_clock_stable(vm) || !s.seq) {
-		skip_n(SIG_CHECKS, NO_MASTERCLOCK);
-		goto out;
+		log_dirty(vm, false);
+		munmap(ring, RING_BYTES);
+		vm_free(vm);
+		test_skip(NO_MASTERCLOCK);
 	}
 	ring_harvest(vm, ring, &next, 0);
 
@@ -225,15 +223,12 @@ static void test_signal(void)
 	tap_ok(s.seq && in_bracket(b, s.t1) && in_bracket(b, s.m),
 	       "then the page (sequence %#lx, %lu) and TIME_REF_COUNT (%lu) read KVM's clock [%lu, %lu]",
 	       s.seq, s.t1, s.m, b.lo, b.hi);
-out:
 	log_dirty(vm, false);
 	munmap(ring, RING_BYTES);
 	vm_free(vm);
 }
 
 /* ---- (2) KVM_SET_CLOCK with vCPU 0 out of the guest ---- */
-
-#define STEP_CHECKS	10
 
 static void step_checks(struct kvm_vm *vm, struct kvm_vcpu **vcpus,
 			const char *dir, bool guest_first)
@@ -274,9 +269,8 @@ static void test_step(void)
 	run_sample(vm, vcpus[0], &b);
 	s = run_sample(vm, vcpus[1], &b);
 	if (!vm_clock_stable(vm) || !s.seq) {
-		skip_n(STEP_CHECKS, NO_MASTERCLOCK);
 		vm_free(vm);
-		return;
+		test_skip(NO_MASTERCLOCK);
 	}
 	tap_ok(in_bracket(b, s.t1) && in_bracket(b, s.m),
 	       "before any step: vCPU 1's page %lu and MSR %lu read KVM's clock [%lu, %lu]",
@@ -298,12 +292,9 @@ int main(void)
 	hv_env_init();
 	hvl_set_timeout(600);
 	hold_kvm_open();
-	tap_plan(SIG_CHECKS + STEP_CHECKS);
-	if (hv_env == HV_PLAIN) {
-		skip_n(SIG_CHECKS + STEP_CHECKS, NO_MODULE);
-		return tap_done();
-	}
-	test_signal();
-	test_step();
+	if (hv_env == HV_PLAIN)
+		tap_skip_all(NO_MODULE);
+	TEST_RUN("a masterclock update, then KVM_RUN ends for a signal", test_signal());
+	TEST_RUN("KVM_SET_CLOCK with vCPU 0 out of the guest", test_step());
 	return tap_done();
 }

@@ -24,8 +24,6 @@
 
 /* ---- (1) KVM_GET_MSR_INDEX_LIST too short ---- */
 
-#define LIST_CHECKS	2
-
 static void test_index_list(void)
 {
 	struct kvm_msr_list hdr = { .nmsrs = 0 }, *l;
@@ -67,8 +65,6 @@ static void test_index_list(void)
 
 /* ---- (2) host writes of 0 without an in-kernel LAPIC ---- */
 
-#define NOLAPIC_CHECKS	2
-
 static void idle_guest(void)
 {
 	GUEST_DONE();
@@ -82,10 +78,8 @@ static void test_no_lapic_zero(void)
 	struct kvm_vm *vm;
 	int r[3], ra, i;
 
-	if (hv_env == HV_PLAIN) {
-		skip_n(NOLAPIC_CHECKS, NO_MODULE);
-		return;
-	}
+	if (hv_env == HV_PLAIN)
+		test_skip(NO_MODULE);
 	vm = vm_create_with_vcpus(1, idle_guest, &vcpu);
 	vcpu_set_hv_cpuid(vcpu);
 	for (i = 0; i < 3; i++)
@@ -101,7 +95,6 @@ static void test_no_lapic_zero(void)
 
 /* ---- (3) xAPIC ICR read-back ---- */
 
-#define ICR_CHECKS	2
 /* Fixed vector 0x40, physical destination APIC ID 0x7f (nobody). */
 #define ICR_VAL		(0x7f345678ull << 32 | 0x40)
 
@@ -123,10 +116,8 @@ static void test_xapic_icr(void)
 	struct kvm_vm *vm;
 	uint64_t host;
 
-	if (hv_env == HV_PLAIN) {
-		skip_n(ICR_CHECKS, NO_MODULE);
-		return;
-	}
+	if (hv_env == HV_PLAIN)
+		test_skip(NO_MODULE);
 	vm = vm_create(0, VM_IRQCHIP);
 	vcpu = vm_vcpu_add(vm, icr_guest);
 	vcpu_set_hv_cpuid(vcpu);
@@ -150,9 +141,9 @@ int main(void)
 	kvm_require();
 	hv_env_init();
 	hold_kvm_open();
-	tap_plan(LIST_CHECKS + NOLAPIC_CHECKS + ICR_CHECKS);
-	test_index_list();
-	test_no_lapic_zero();
-	test_xapic_icr();
+	TEST_RUN("KVM_GET_MSR_INDEX_LIST too short", test_index_list());
+	TEST_RUN("zero to EOI, ICR and TPR without an in-kernel LAPIC",
+		 test_no_lapic_zero());
+	TEST_RUN("xAPIC ICR read-back", test_xapic_icr());
 	return tap_done();
 }

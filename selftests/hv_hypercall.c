@@ -97,8 +97,6 @@ static uint64_t call_page(uint64_t page, uint64_t rcx, uint64_t rax)
 
 /* ---- the hypercall page ---- */
 
-#define PAGE_CHECKS	5
-
 static void page_guest(uint64_t gpa)
 {
 	uint64_t rax;
@@ -142,10 +140,8 @@ static void test_page(void)
 	uint64_t gpa;
 	uint8_t *page;
 
-	if (hv_env == HV_PLAIN) {
-		skip_n(PAGE_CHECKS, NO_MODULE);
-		return;
-	}
+	if (hv_env == HV_PLAIN)
+		test_skip(NO_MODULE);
 	vm = hv_vm(page_guest, &vcpu, false);
 	gpa = vm_alloc(vm, HVL_PAGE_SIZE);
 	page = addr_gpa2hva(vm, gpa, HVL_PAGE_SIZE);
@@ -271,8 +267,6 @@ static bool cases_ok(uint64_t from, uint64_t to, uint64_t want, char *why, size_
 	return true;
 }
 
-#define ABI_CHECKS	10
-
 static void test_abi64(void)
 {
 	const uint64_t spin = HVL_HC_NOTIFY_LONG_SPIN_WAIT;
@@ -284,10 +278,8 @@ static void test_abi64(void)
 	char why[128];
 	int n = 0;
 
-	if (hv_env == HV_PLAIN) {
-		skip_n(ABI_CHECKS, NO_MODULE);
-		return;
-	}
+	if (hv_env == HV_PLAIN)
+		test_skip(NO_MODULE);
 	hc_ncases = 0;
 	idx[n++] = hc_ncases;
 	add_case(0x00ff);
@@ -353,8 +345,6 @@ static void test_abi64(void)
 
 /* ---- KVM_CAP_HYPERV_ENFORCE_CPUID and the spinlock retry count ---- */
 
-#define ENFORCE_CHECKS	6
-
 static void two_calls_guest(uint64_t id, uint64_t rcx1, uint64_t rcx2)
 {
 	uint64_t rax1 = GARBAGE, rax2 = GARBAGE;
@@ -399,10 +389,8 @@ static void test_enforce(void)
 	const uint64_t rep = spin | 1ull << HVL_HC_REP_COUNT_SHIFT;
 	struct ucall uc;
 
-	if (hv_env == HV_PLAIN) {
-		skip_n(ENFORCE_CHECKS, NO_MODULE);
-		return;
-	}
+	if (hv_env == HV_PLAIN)
+		test_skip(NO_MODULE);
 	run_spin(HVL_SPIN_RETRIES_NEVER, -1, true, spin, spin, &uc);
 	tap_ok(!uc.args[0] && uc.args[1] == HVL_STATUS_ACCESS_DENIED,
 	       "enforced, 0x40000004.EBX 0xffffffff (never notify): HvNotifyLongSpinWait -> ACCESS_DENIED (%#lx)",
@@ -437,8 +425,6 @@ static void test_enforce(void)
 }
 
 /* ---- CPL3 ---- */
-
-#define CPL3_CHECKS	2
 
 static uint64_t ud_rip, ud_count, user_rip, user_rax;
 
@@ -484,10 +470,8 @@ static void test_cpl3(void)
 	struct ucall uc;
 	int64_t before, after;
 
-	if (hv_env == HV_PLAIN) {
-		skip_n(CPL3_CHECKS, NO_MODULE);
-		return;
-	}
+	if (hv_env == HV_PLAIN)
+		test_skip(NO_MODULE);
 	vm = hv_vm(cpl3_guest, &vcpu, true);
 	before = kvm_hypercalls(vm);
 	TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
@@ -538,10 +522,8 @@ static void test_real_mode(void)
 	char buf[256];
 	int64_t before, after_n;
 
-	if (hv_env == HV_PLAIN) {
-		tap_skip(NO_MODULE);
-		return;
-	}
+	if (hv_env == HV_PLAIN)
+		test_skip(NO_MODULE);
 	vm = hv_vm(NULL, &vcpu, true);
 	mem = addr_gpa2hva(vm, 0, RM_STACK);
 	memcpy(mem + RM_CODE, hc_page_bytes(), 3);
@@ -587,7 +569,6 @@ static void test_real_mode(void)
 /* ---- 32-bit callers ---- */
 
 #define PM32_PORT	0xe0
-#define PM32_CHECKS	3
 
 extern char hc32_vmmcall[], hc32_vmcall[];
 
@@ -654,10 +635,8 @@ static void test_pm32(void)
 	uint64_t r;
 	bool ok;
 
-	if (hv_env == HV_PLAIN) {
-		skip_n(PM32_CHECKS, NO_MODULE);
-		return;
-	}
+	if (hv_env == HV_PLAIN)
+		test_skip(NO_MODULE);
 	vm = hv_vm(NULL, &vcpu, true);
 
 	r = run_pm32(vcpu, 0x00ff, &ok, buf, sizeof(buf));
@@ -676,7 +655,6 @@ static void test_pm32(void)
 /* ---- a VM without Hyper-V at the same time ---- */
 
 #define LOOPS		50
-#define CONCURRENT_CHECKS 2
 
 static void plain_guest(void)
 {
@@ -747,16 +725,12 @@ static void test_concurrent(void)
 		tap_ok(hv.kind == UCALL_DONE,
 		       "the Hyper-V VM meanwhile: %d successful HvNotifyLongSpinWait %s",
 		       LOOPS, hv.uc.msg);
-	else
-		tap_skip(NO_MODULE);
 	if (vm_hv)
 		vm_free(vm_hv);
 	vm_free(vm_plain);
 }
 
 /* ---- the module's debugfs counters ---- */
-
-#define COUNTER_CHECKS	5
 
 static const char *const counter_keys[] = {
 	"guest_os_id", "hypercall", "msr_reads", "msr_writes", "msr_gp",
@@ -812,11 +786,9 @@ static void test_counters(void)
 	uint64_t gpa, dummy, vp = 0, assist = 0;
 	bool had, ok;
 
-	if (hv_env != HV_MODULE) {
-		skip_n(COUNTER_CHECKS, hv_env == HV_PLAIN ? NO_MODULE :
-			INTENTIONAL("the hvenlight debugfs file is the module's own"));
-		return;
-	}
+	if (hv_env != HV_MODULE)
+		test_skip("%s", hv_env == HV_PLAIN ? NO_MODULE :
+			  INTENTIONAL("the hvenlight debugfs file is the module's own"));
 	vm = hv_vm(counters_guest, &vcpu, false);
 	gpa = vm_alloc(vm, HVL_PAGE_SIZE);
 	vcpu_args_set(vcpu, 2, 0ul, gpa);
@@ -870,18 +842,16 @@ int main(void)
 	kvm_require();
 	hv_env_init();
 	hold_kvm_open();
-	tap_plan(PAGE_CHECKS + 2 + ABI_CHECKS + ENFORCE_CHECKS + CPL3_CHECKS + 1 +
-		 PM32_CHECKS + CONCURRENT_CHECKS + COUNTER_CHECKS);
 
-	test_page();
-	test_kvm_abi();
-	test_abi64();
-	test_enforce();
-	test_cpl3();
-	test_real_mode();
-	test_pm32();
-	test_concurrent();
-	test_counters();
+	TEST_RUN("the hypercall page", test_page());
+	TEST_RUN("KVM's hypercall ABI where Hyper-V is not enabled", test_kvm_abi());
+	TEST_RUN("64-bit hypercall ABI", test_abi64());
+	TEST_RUN("KVM_CAP_HYPERV_ENFORCE_CPUID and the spinlock retry count", test_enforce());
+	TEST_RUN("a hypercall from CPL3", test_cpl3());
+	TEST_RUN("a hypercall in real mode", test_real_mode());
+	TEST_RUN("32-bit protected mode hypercalls", test_pm32());
+	TEST_RUN("a Hyper-V VM beside a plain one", test_concurrent());
+	TEST_RUN("the module's debugfs counters", test_counters());
 
 	return tap_done();
 }

@@ -169,8 +169,6 @@ static struct kvm_vm *hv_vm_feat(uint32_t feat, bool enforce,
 	return vm;
 }
 
-#define ENFORCE_CHECKS	10
-
 static void test_enforce(void)
 {
 	struct kvm_enable_cap cap = {
@@ -183,10 +181,8 @@ static void test_enforce(void)
 	int i, r, err;
 	bool ok;
 
-	if (hv_env == HV_PLAIN) {
-		skip_n(ENFORCE_CHECKS, NO_MODULE);
-		return;
-	}
+	if (hv_env == HV_PLAIN)
+		test_skip(NO_MODULE);
 
 	/* Negative first: flags must be 0. */
 	vm = vm_create_with_vcpus(1, probe_guest, &vcpu);
@@ -271,7 +267,6 @@ static void test_enforce(void)
 /* ---- (c) VP_INDEX ---- */
 
 #define NR_VP		4
-#define VP_CHECKS	7
 
 static void vp_guest(uint64_t id)
 {
@@ -296,10 +291,8 @@ static void test_vp_index(void)
 	bool ok = true, gp = true;
 	int i, j, r;
 
-	if (hv_env == HV_PLAIN) {
-		skip_n(VP_CHECKS, NO_MODULE);
-		return;
-	}
+	if (hv_env == HV_PLAIN)
+		test_skip(NO_MODULE);
 	hv_leaves(leaf);
 	max = leaf[5].eax;	/* 0x40000005.EAX: maximum virtual processors */
 
@@ -355,8 +348,6 @@ static void test_vp_index(void)
 
 /* ---- (d) HYPERCALL reserved bits ---- */
 
-#define RSVD_CHECKS	2
-
 static void rsvd_guest(uint64_t gpa)
 {
 	uint64_t v1, v2, v3;
@@ -383,10 +374,8 @@ static void test_hypercall_rsvd(void)
 	uint64_t gpa, vecs, val;
 	int r;
 
-	if (hv_env == HV_PLAIN) {
-		skip_n(RSVD_CHECKS, NO_MODULE);
-		return;
-	}
+	if (hv_env == HV_PLAIN)
+		test_skip(NO_MODULE);
 	vm = vm_create_with_vcpus(1, rsvd_guest, &vcpu);
 	vcpu_set_hv_cpuid(vcpu);
 	gpa = vm_alloc(vm, HVL_PAGE_SIZE);
@@ -415,8 +404,6 @@ static void test_hypercall_rsvd(void)
 }
 
 /* ---- (e) host round trips, migration; (f) a page outside memory ---- */
-
-#define ROUNDTRIP_CHECKS 10
 
 static const uint8_t *hc_insn(void)
 {
@@ -456,10 +443,8 @@ static void test_roundtrip(void)
 	int r, i;
 	bool ok;
 
-	if (hv_env == HV_PLAIN) {
-		skip_n(ROUNDTRIP_CHECKS, NO_MODULE);
-		return;
-	}
+	if (hv_env == HV_PLAIN)
+		test_skip(NO_MODULE);
 	vm = vm_create_with_vcpus(1, probe_guest, &vcpu);
 	vcpu_set_hv_cpuid(vcpu);
 	gpa = vm_alloc(vm, HVL_PAGE_SIZE);
@@ -573,10 +558,8 @@ static void save_restore_all(unsigned int vm_flags)
 	uint32_t i, n = 0;
 	uint64_t gpa, val;
 
-	if (hv_env == HV_PLAIN) {
-		tap_skip(NO_MODULE);
-		return;
-	}
+	if (hv_env == HV_PLAIN)
+		test_skip(NO_MODULE);
 	ioctl(kvm_fd(), KVM_GET_MSR_INDEX_LIST, &hdr);
 	l = calloc(1, sizeof(*l) + hdr.nmsrs * sizeof(l->indices[0]));
 	TEST_ASSERT(l, "calloc");
@@ -611,25 +594,21 @@ static void save_restore_all(unsigned int vm_flags)
 	free(l);
 }
 
-static void test_save_restore_all(void)
-{
-	save_restore_all(0);
-	save_restore_all(VM_IRQCHIP);
-}
-
 int main(void)
 {
 	kvm_require();
 	hv_env_init();
 	hold_kvm_open();
-	tap_plan(8 + ENFORCE_CHECKS + VP_CHECKS + RSVD_CHECKS + ROUNDTRIP_CHECKS + 2);
 
-	test_non_hv_guest();
-	test_enforce();
-	test_vp_index();
-	test_hypercall_rsvd();
-	test_roundtrip();
-	test_save_restore_all();
+	TEST_RUN("a guest without Hyper-V CPUID", test_non_hv_guest());
+	TEST_RUN("KVM_CAP_HYPERV_ENFORCE_CPUID", test_enforce());
+	TEST_RUN("VP_INDEX", test_vp_index());
+	TEST_RUN("HYPERCALL reserved bits", test_hypercall_rsvd());
+	TEST_RUN("host round trips and migration", test_roundtrip());
+	TEST_RUN("save/restore of the listed MSRs, no irqchip",
+		 save_restore_all(0));
+	TEST_RUN("save/restore of the listed MSRs, in-kernel irqchip",
+		 save_restore_all(VM_IRQCHIP));
 
 	return tap_done();
 }

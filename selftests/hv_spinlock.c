@@ -120,25 +120,9 @@ static void test_smp(void)
 	vm_free(vm);
 }
 
-int main(void)
+static void test_overcommit(void)
 {
-	const uint64_t ok6[] = { 3, 3, 3, 3, 0, 0 };
-	const uint64_t denied[] = { 6, 6, 6, 6, 6, 6 };
 	struct overcommit_result so, no;
-
-	kvm_require();
-	hv_env_init();
-	if (!kvm_check_cap(KVM_CAP_HYPERV_CPUID))
-		tap_skip_all("no Hyper-V support in this KVM (is hvenlight loaded?)");
-
-	/* Refused first: under enforcement, without a retry count offered. */
-	test_status(HVL_SPIN_RETRIES_NEVER, true, denied,
-		    "enforced, retries 0xffffffff");
-	test_status(0, true, denied, "enforced, retries 0");
-	test_status(SPIN_RETRIES, true, ok6, "enforced, retries 64");
-	test_status(HVL_SPIN_RETRIES_NEVER, false, ok6, "not enforced");
-
-	test_smp();
 
 	overcommit_run(false, ROUNDS, &so);
 	overcommit_run(true, ROUNDS, &no);
@@ -156,5 +140,29 @@ int main(void)
 	tap_ok(no.spins < so.spins,
 	       "notification wastes fewer spins on a held lock for the same work: %llu with, %llu without",
 	       (unsigned long long)no.spins, (unsigned long long)so.spins);
+}
+
+int main(void)
+{
+	const uint64_t ok6[] = { 3, 3, 3, 3, 0, 0 };
+	const uint64_t denied[] = { 6, 6, 6, 6, 6, 6 };
+
+	kvm_require();
+	hv_env_init();
+	if (!kvm_check_cap(KVM_CAP_HYPERV_CPUID))
+		tap_skip_all("no Hyper-V support in this KVM (is hvenlight loaded?)");
+
+	/* Refused first: under enforcement, without a retry count offered. */
+	TEST_RUN("enforced, retries 0xffffffff",
+		 test_status(HVL_SPIN_RETRIES_NEVER, true, denied,
+			     "enforced, retries 0xffffffff"));
+	TEST_RUN("enforced, retries 0",
+		 test_status(0, true, denied, "enforced, retries 0"));
+	TEST_RUN("enforced, retries 64",
+		 test_status(SPIN_RETRIES, true, ok6, "enforced, retries 64"));
+	TEST_RUN("not enforced",
+		 test_status(HVL_SPIN_RETRIES_NEVER, false, ok6, "not enforced"));
+	TEST_RUN("4 vCPUs: VP indices and one reference clock", test_smp());
+	TEST_RUN("overcommit: HvNotifyLongSpinWait", test_overcommit());
 	return tap_done();
 }

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The module's tracepoints (events/hvenlight): enabled through tracefs, a
- * guest's Hyper-V MSR accesses and hypercalls, failed ones first, and a
- * host access show up with what they carried; nothing is recorded while
- * the events are off. In-tree KVM has its own kvm:kvm_hv_* events instead.
+ * guest's Hyper-V MSR accesses and hypercalls, failed ones first, a host
+ * access and the reference TSC page's update show up with what they
+ * carried; nothing is recorded while the events are off. In-tree KVM has its own kvm:kvm_hv_* events instead.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -70,7 +70,7 @@ static bool tracefs_ready(void)
 	return !stat(TRACEFS "/events/hvenlight", &st);
 }
 
-static void guest_code(void)
+static void guest_code(uint64_t tsc_page)
 {
 	uint64_t v;
 
@@ -80,25 +80,37 @@ static void guest_code(void)
 	GUEST_ASSERT_EQ(rdmsr_safe(HVL_MSR_GUEST_OS_ID, &v), 0);
 	GUEST_SYNC(guest_hypercall(BAD_CODE));
 	GUEST_SYNC(guest_hypercall(HVL_HC_NOTIFY_LONG_SPIN_WAIT));
+	/* The page is written before this vCPU next enters the guest. */
+	GUEST_ASSERT_EQ(wrmsr_safe(HVL_MSR_REFERENCE_TSC,
+				   tsc_page | HVL_REFTSC_ENABLE), 0);
+	GUEST_SYNC(0);
 	GUEST_DONE();
 }
 
-/* One VM running guest_code(), then a host read of GUEST_OS_ID. */
-static void run_guest(void)
+/*
+ * One VM running guest_code(), then a host read of GUEST_OS_ID; returns
+ * the reference TSC page's GPA.
+ */
+static uint64_t run_guest(void)
 {
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
 	struct ucall uc;
+	uint64_t gpa;
 
 	vm = vm_create_with_vcpus(1, guest_code, &vcpu);
+	gpa = vm_alloc(vm, HVL_PAGE_SIZE);
+	vcpu_args_set(vcpu, 1, gpa);
 	vcpu_set_hv_cpuid(vcpu);
 	TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
 	TEST_ASSERT_EQ(uc.args[0], HVL_STATUS_INVALID_HYPERCALL_CODE);
 	TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
 	TEST_ASSERT_EQ(uc.args[0], HVL_STATUS_SUCCESS);
+	TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
 	TEST_ASSERT_EQ(vcpu_run(vcpu, NULL), UCALL_DONE);
 	TEST_ASSERT_EQ(vcpu_rdmsr(vcpu, HVL_MSR_GUEST_OS_ID), GUEST_OS_ID);
 	vm_free(vm);
+	return gpa;
 }
 
 /* A line ending in "\n" must end there: no further flag after it. */
@@ -108,31 +120,29 @@ static void expect(const char *trace, const char *line, const char *what)
 	       (int)strcspn(line, "\n"), line);
 }
 
-int main(void)
+/* Off: nothing recorded. */
+static void test_off(void)
 {
-	char line[128];
 	char *trace;
 
-	kvm_require();
-	hv_env_init();
-	if (hv_env == HV_STOCK)
-		tap_skip_all("in-tree Hyper-V traces with its own kvm:kvm_hv_* events");
-	if (hv_env == HV_PLAIN)
-		tap_skip_all(NO_MODULE);
-	if (!tracefs_ready())
-		tap_skip_all("no " TRACEFS "/events/hvenlight (tracefs or CONFIG_EVENT_TRACING missing)");
-
-	/* Off: nothing recorded. */
 	TEST_ASSERT(trace_write("events/hvenlight/enable", "0") &&
 		    trace_write("trace", ""), "resetting tracefs");
 	run_guest();
 	trace = trace_read();
 	tap_ok(!strstr(trace, "hvl_"), "events off: no hvenlight event recorded");
 	free(trace);
+}
+
+/* On: each event with its fields. */
+static void test_on(void)
+{
+	char line[128];
+	uint64_t gpa;
+	char *trace;
 
 	TEST_ASSERT(trace_write("events/hvenlight/enable", "1"),
 		    "enabling events/hvenlight");
-	run_guest();
+	gpa = run_guest();
 	trace = trace_read();
 	TEST_ASSERT(trace_write("events/hvenlight/enable", "0"),
 		    "disabling events/hvenlight");
@@ -159,6 +169,25 @@ int main(void)
 		 "hvl_hypercall: vcpu 0 code 0x%x slow var_cnt 0 rep_cnt 0 rep_idx 0 status 0x0",
 		 HVL_HC_NOTIFY_LONG_SPIN_WAIT);
 	expect(trace, line, "HvNotifyLongSpinWait, successful");
+	/* Sequence 0 (invalid) without a masterclock: either is an update. */
+	snprintf(line, sizeof(line), "hvl_tsc_page: vcpu 0 gpa 0x%llx sequence ",
+		 (unsigned long long)gpa);
+	expect(trace, line, "the reference TSC page written");
 	free(trace);
+}
+
+int main(void)
+{
+	kvm_require();
+	hv_env_init();
+	if (hv_env == HV_STOCK)
+		tap_skip_all("in-tree Hyper-V traces with its own kvm:kvm_hv_* events");
+	if (hv_env == HV_PLAIN)
+		tap_skip_all(NO_MODULE);
+	if (!tracefs_ready())
+		tap_skip_all("no " TRACEFS "/events/hvenlight (tracefs or CONFIG_EVENT_TRACING missing)");
+
+	TEST_RUN("events off", test_off());
+	TEST_RUN("events on", test_on());
 	return tap_done();
 }

@@ -206,10 +206,11 @@ int main(void)
 	kvm_require();
 	if (!getenv("HVL_MODULE_LOADED") || strcmp(getenv("HVL_MODULE_LOADED"), "1"))
 		tap_skip_all("hvenlight is not loaded");
-	tap_ok(hooks_active() == (int)ARRAY_SIZE(hooked),
-	       "ftrace lists our hook on all %zu KVM functions",
-	       ARRAY_SIZE(hooked));
-	test_pin();
-	test_reload();
+	TEST_RUN("hooks in place",
+		 tap_ok(hooks_active() == (int)ARRAY_SIZE(hooked),
+			"ftrace lists our hook on all %zu KVM functions",
+			ARRAY_SIZE(hooked)));
+	TEST_RUN("a Hyper-V VM pins the module", test_pin());
+	TEST_RUN("unload and load beside a running VM", test_reload());
 	return tap_done();
 }
