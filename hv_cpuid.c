@@ -25,8 +25,8 @@ bool hvl_cpuid_is_hv_guest(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv)
 	if (hvl_compat_kvm_cpuid_base(vcpu) == KVM_CPUID_SIGNATURE) {
 		hv_guest = false;
 	} else {
-		e = kvm_find_cpuid_entry(vcpu, HVL_CPUID_INTERFACE);
-		hv_guest = e && e->eax == HVL_SIGNATURE_HV1;
+		e = kvm_find_cpuid_entry(vcpu, HYPERV_CPUID_INTERFACE);
+		hv_guest = e && e->eax == HYPERV_CPUID_SIGNATURE_EAX;
 	}
 	if (hv && hvl_compat_vcpu_has_run(vcpu)) {
 		hv->hv_guest = hv_guest;
@@ -48,13 +48,13 @@ bool hvl_cpuid_allowed(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 feature)
 
 	if (!hvl_cpuid_enforced(hv))
 		return true;
-	e = kvm_find_cpuid_entry(vcpu, HVL_CPUID_FEATURES);
+	e = kvm_find_cpuid_entry(vcpu, HYPERV_CPUID_FEATURES);
 	return e && (e->eax & feature);
 }
 
 bool hvl_cpuid_has_cap(long ext)
 {
-	const u32 time = HVL_FEAT_TIME_REF_COUNT | HVL_FEAT_REFERENCE_TSC;
+	const u32 time = HV_MSR_TIME_REF_COUNT_AVAILABLE | HV_MSR_REFERENCE_TSC_AVAILABLE;
 
 	switch (ext) {
 	case KVM_CAP_HYPERV:
@@ -64,11 +64,11 @@ bool hvl_cpuid_has_cap(long ext)
 	case KVM_CAP_HYPERV_ENFORCE_CPUID:
 		return true;
 	case KVM_CAP_HYPERV_VP_INDEX:
-		return hvl_cpuid_features & HVL_FEAT_VP_INDEX;
+		return hvl_cpuid_features & HV_MSR_VP_INDEX_AVAILABLE;
 	case KVM_CAP_HYPERV_TIME:
 		return (hvl_cpuid_features & time) == time;
 	case KVM_CAP_HYPERV_VAPIC:
-		return hvl_cpuid_features & HVL_FEAT_APIC_ACCESS;
+		return hvl_cpuid_features & HV_MSR_APIC_ACCESS_AVAILABLE;
 	}
 	return false;
 }
@@ -87,15 +87,15 @@ int hvl_cpuid_supported(struct kvm_vcpu *vcpu,
 {
 	struct hvl_cpuid_leaf leaf[HVL_CPUID_NR_LEAVES];
 	u32 feat = hvl_cpuid_features;
-	u32 rec = HVL_REC_RELAXED_TIMING;
+	u32 rec = HV_X64_RELAXED_TIMING_RECOMMENDED;
 	int i;
 
-	if (feat & HVL_FEAT_APIC_ACCESS)
-		rec |= HVL_REC_APIC_ACCESS;
+	if (feat & HV_MSR_APIC_ACCESS_AVAILABLE)
+		rec |= HV_X64_APIC_ACCESS_RECOMMENDED;
 	/* Without an in-kernel LAPIC there is no APIC to access. */
 	if (vcpu && !hvl_compat_lapic_in_kernel(vcpu)) {
-		feat &= ~HVL_FEAT_APIC_ACCESS;
-		rec &= ~HVL_REC_APIC_ACCESS;
+		feat &= ~HV_MSR_APIC_ACCESS_AVAILABLE;
+		rec &= ~HV_X64_APIC_ACCESS_RECOMMENDED;
 	}
 	hvl_cpuid_build(leaf, feat, rec, KVM_MAX_VCPUS);
 	memset(ent, 0, HVL_CPUID_NR_LEAVES * sizeof(ent[0]));

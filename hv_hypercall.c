@@ -20,7 +20,7 @@ int hvl_hypercall_set_guest_os_id(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 	WRITE_ONCE(vm->guest_os_id, data);
 	/* Zeroing the guest OS ID disables the hypercall page. */
 	if (!data)
-		WRITE_ONCE(vm->hypercall, vm->hypercall & ~HVL_HYPERCALL_ENABLE);
+		WRITE_ONCE(vm->hypercall, vm->hypercall & ~HV_X64_MSR_HYPERCALL_ENABLE);
 	mutex_unlock(&vm->lock);
 	return 0;
 }
@@ -50,9 +50,9 @@ int hvl_hypercall_set_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u64 data)
 	mutex_lock(&vm->lock);
 	if (!vm->guest_os_id)
 		goto unlock;
-	if (data & HVL_HYPERCALL_ENABLE) {
+	if (data & HV_X64_MSR_HYPERCALL_ENABLE) {
 		hvl_hypercall_page_fill(insn);
-		if (kvm_vcpu_write_guest(vcpu, data & HVL_PAGE_MASK, insn,
+		if (kvm_vcpu_write_guest(vcpu, data & HV_HYP_PAGE_MASK, insn,
 					 sizeof(insn))) {
 			r = -EFAULT;
 			goto unlock;
@@ -89,15 +89,15 @@ static u16 hvl_hypercall_status(int err)
 {
 	switch (err) {
 	case 0:
-		return HVL_STATUS_SUCCESS;
+		return HV_STATUS_SUCCESS;
 	case -EOPNOTSUPP:
-		return HVL_STATUS_INVALID_HYPERCALL_CODE;
+		return HV_STATUS_INVALID_HYPERCALL_CODE;
 	case -EINVAL:
-		return HVL_STATUS_INVALID_HYPERCALL_INPUT;
+		return HV_STATUS_INVALID_HYPERCALL_INPUT;
 	case -EACCES:
-		return HVL_STATUS_ACCESS_DENIED;
+		return HV_STATUS_ACCESS_DENIED;
 	}
-	return HVL_STATUS_INVALID_PARAMETER;
+	return HV_STATUS_INVALID_PARAMETER;
 }
 
 static int hvl_hypercall_dispatch(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
@@ -106,14 +106,14 @@ static int hvl_hypercall_dispatch(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 	struct hvl_vcpu *hv = hvl_state_vcpu_find_in(vm, vcpu);
 
 	/* Access before input validation, in in-tree KVM's order. */
-	if (in->code == HVL_HC_NOTIFY_LONG_SPIN_WAIT &&
+	if (in->code == HVCALL_NOTIFY_LONG_SPIN_WAIT &&
 	    !hvl_spinlock_allowed(vcpu, hv))
 		return -EACCES;
 	if (in->rsvd)
 		return -EINVAL;
 
 	switch (in->code) {
-	case HVL_HC_NOTIFY_LONG_SPIN_WAIT:
+	case HVCALL_NOTIFY_LONG_SPIN_WAIT:
 		return hvl_spinlock_notify(vcpu, vm, in);
 	}
 	return -EOPNOTSUPP;
@@ -146,7 +146,7 @@ int hvl_hypercall_handle(struct kvm_vcpu *vcpu)
 	trace_hvl_hypercall(vcpu->vcpu_id, in.code, in.fast, in.var_cnt,
 			    in.rep_cnt, in.rep_idx, status);
 	hvl_state_count(vm, HVL_STAT_HYPERCALL);
-	if (status != HVL_STATUS_SUCCESS)
+	if (status != HV_STATUS_SUCCESS)
 		hvl_state_count(vm, HVL_STAT_HYPERCALL_FAILED);
 
 	/* No implemented call is a rep call: zero reps completed. */

@@ -11,8 +11,8 @@
  * of APIC registers (KVM_GET_LAPIC carries those), as in-tree KVM lists.
  */
 static const u32 hvl_msrs[] = {
-	HVL_MSR_GUEST_OS_ID, HVL_MSR_HYPERCALL, HVL_MSR_VP_INDEX,
-	HVL_MSR_TIME_REF_COUNT, HVL_MSR_REFERENCE_TSC, HVL_MSR_VP_ASSIST_PAGE,
+	HV_X64_MSR_GUEST_OS_ID, HV_X64_MSR_HYPERCALL, HV_X64_MSR_VP_INDEX,
+	HV_X64_MSR_TIME_REF_COUNT, HV_X64_MSR_REFERENCE_TSC, HV_X64_MSR_VP_ASSIST_PAGE,
 };
 
 /*
@@ -25,20 +25,20 @@ static u32 hvl_msr_feature(u32 msr)
 	if (msr < HVL_MSR_OWNED_FIRST || msr > HVL_MSR_OWNED_LAST)
 		return 0;
 	switch (msr) {
-	case HVL_MSR_GUEST_OS_ID:
-	case HVL_MSR_HYPERCALL:
-		return HVL_FEAT_HYPERCALL;
-	case HVL_MSR_VP_INDEX:
-		return HVL_FEAT_VP_INDEX;
-	case HVL_MSR_TIME_REF_COUNT:
-		return HVL_FEAT_TIME_REF_COUNT;
-	case HVL_MSR_REFERENCE_TSC:
-		return HVL_FEAT_REFERENCE_TSC;
-	case HVL_MSR_EOI:
-	case HVL_MSR_ICR:
-	case HVL_MSR_TPR:
-	case HVL_MSR_VP_ASSIST_PAGE:
-		return HVL_FEAT_APIC_ACCESS;
+	case HV_X64_MSR_GUEST_OS_ID:
+	case HV_X64_MSR_HYPERCALL:
+		return HV_MSR_HYPERCALL_AVAILABLE;
+	case HV_X64_MSR_VP_INDEX:
+		return HV_MSR_VP_INDEX_AVAILABLE;
+	case HV_X64_MSR_TIME_REF_COUNT:
+		return HV_MSR_TIME_REF_COUNT_AVAILABLE;
+	case HV_X64_MSR_REFERENCE_TSC:
+		return HV_MSR_REFERENCE_TSC_AVAILABLE;
+	case HV_X64_MSR_EOI:
+	case HV_X64_MSR_ICR:
+	case HV_X64_MSR_TPR:
+	case HV_X64_MSR_VP_ASSIST_PAGE:
+		return HV_MSR_APIC_ACCESS_AVAILABLE;
 	}
 	return 0;
 }
@@ -109,23 +109,23 @@ int hvl_msr_set(struct kvm_vcpu *vcpu, struct msr_data *msr)
 		return hvl_msr_done(vcpu, vm, HVL_STAT_MSR_WRITE, -EACCES);
 
 	switch (msr->index) {
-	case HVL_MSR_GUEST_OS_ID:
+	case HV_X64_MSR_GUEST_OS_ID:
 		r = hvl_hypercall_set_guest_os_id(vcpu, vm, msr->data);
 		break;
-	case HVL_MSR_HYPERCALL:
+	case HV_X64_MSR_HYPERCALL:
 		r = hvl_hypercall_set_msr(vcpu, vm, msr->data);
 		break;
-	case HVL_MSR_VP_INDEX:
+	case HV_X64_MSR_VP_INDEX:
 		r = hvl_msr_set_vp_index(vcpu, hv, msr->data, host);
 		break;
-	case HVL_MSR_TIME_REF_COUNT:
-	case HVL_MSR_REFERENCE_TSC:
+	case HV_X64_MSR_TIME_REF_COUNT:
+	case HV_X64_MSR_REFERENCE_TSC:
 		r = hvl_reftime_set_msr(vcpu, vm, msr->index, msr->data, host);
 		break;
-	case HVL_MSR_EOI:
-	case HVL_MSR_ICR:
-	case HVL_MSR_TPR:
-	case HVL_MSR_VP_ASSIST_PAGE:
+	case HV_X64_MSR_EOI:
+	case HV_X64_MSR_ICR:
+	case HV_X64_MSR_TPR:
+	case HV_X64_MSR_VP_ASSIST_PAGE:
 		r = hvl_vapic_set_msr(vcpu, hv, msr->index, msr->data, host);
 		break;
 	default:
@@ -148,23 +148,23 @@ int hvl_msr_get(struct kvm_vcpu *vcpu, struct msr_data *msr)
 		return hvl_msr_done(vcpu, vm, HVL_STAT_MSR_READ, -EACCES);
 
 	switch (msr->index) {
-	case HVL_MSR_GUEST_OS_ID:
+	case HV_X64_MSR_GUEST_OS_ID:
 		msr->data = vm ? READ_ONCE(vm->guest_os_id) : 0;
 		break;
-	case HVL_MSR_HYPERCALL:
+	case HV_X64_MSR_HYPERCALL:
 		msr->data = vm ? READ_ONCE(vm->hypercall) : 0;
 		break;
-	case HVL_MSR_VP_INDEX:
+	case HV_X64_MSR_VP_INDEX:
 		msr->data = hv ? READ_ONCE(hv->vp_index) : vcpu->vcpu_idx;
 		break;
-	case HVL_MSR_TIME_REF_COUNT:
-	case HVL_MSR_REFERENCE_TSC:
+	case HV_X64_MSR_TIME_REF_COUNT:
+	case HV_X64_MSR_REFERENCE_TSC:
 		r = hvl_reftime_get_msr(vcpu, vm, msr->index, &msr->data);
 		break;
-	case HVL_MSR_EOI:
-	case HVL_MSR_ICR:
-	case HVL_MSR_TPR:
-	case HVL_MSR_VP_ASSIST_PAGE:
+	case HV_X64_MSR_EOI:
+	case HV_X64_MSR_ICR:
+	case HV_X64_MSR_TPR:
+	case HV_X64_MSR_VP_ASSIST_PAGE:
 		r = hvl_vapic_get_msr(vcpu, hv, msr->index, &msr->data);
 		break;
 	default:

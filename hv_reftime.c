@@ -17,44 +17,50 @@
 #include <linux/task_work.h>
 #include <asm/pvclock.h>
 #include "hvl.h"
+#include "hvl_trace.h"
 
-/* The header of the reference TSC page; the rest of the page is reserved. */
-struct hvl_tsc_page {
-	u32 sequence;
-	u32 reserved;
-	u64 scale;
-	s64 offset;
-};
+/* Scale and offset go into the page with one write. */
+static_assert(offsetof(struct ms_hyperv_tsc_page, tsc_offset) ==
+	      offsetof(struct ms_hyperv_tsc_page, tsc_scale) + sizeof(u64));
 
 /* Write the page with the TLFS update protocol; vm->lock held. */
 static int hvl_reftime_write_page(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 				  bool valid, u32 gen, u64 scale, s64 offset)
 {
-	gpa_t gpa = vm->reference_tsc & HVL_PAGE_MASK;
-	struct hvl_tsc_page page = { .scale = scale, .offset = offset };
-	u32 zero = 0;
+	gpa_t gpa = vm->reference_tsc & HV_HYP_PAGE_MASK;
+	u64 params[2] = { scale, offset };
+	u32 seq = 0;
 	int r;
 
 	/* Invalidate first: a guest reading meanwhile falls back to the MSR. */
 	write_seqcount_begin(&vm->tsc_sc);
 	vm->tsc_valid = false;
 	write_seqcount_end(&vm->tsc_sc);
-	r = kvm_vcpu_write_guest(vcpu, gpa, &zero, sizeof(zero));
-	if (r || !valid)
+	r = kvm_vcpu_write_guest(vcpu, gpa + offsetof(struct ms_hyperv_tsc_page,
+						      tsc_sequence),
+				 &seq, sizeof(seq));
+	if (r)
 		return r;
+	if (!valid) {
+		trace_hvl_tsc_page(vcpu->vcpu_id, gpa, 0, 0, 0);
+		return 0;
+	}
 
-	r = kvm_vcpu_write_guest(vcpu, gpa + offsetof(struct hvl_tsc_page, scale),
-				 &page.scale, sizeof(page.scale) + sizeof(page.offset));
+	r = kvm_vcpu_write_guest(vcpu, gpa + offsetof(struct ms_hyperv_tsc_page,
+						      tsc_scale),
+				 params, sizeof(params));
 	if (r)
 		return r;
-	page.sequence = hvl_tsc_seq_next(vm->tsc_seq);
-	r = kvm_vcpu_write_guest(vcpu, gpa, &page.sequence,
-				 sizeof(page.sequence));
+	seq = hvl_tsc_seq_next(vm->tsc_seq);
+	r = kvm_vcpu_write_guest(vcpu, gpa + offsetof(struct ms_hyperv_tsc_page,
+						      tsc_sequence),
+				 &seq, sizeof(seq));
 	if (r)
 		return r;
+	trace_hvl_tsc_page(vcpu->vcpu_id, gpa, seq, scale, offset);
 
 	write_seqcount_begin(&vm->tsc_sc);
-	vm->tsc_seq = page.sequence;
+	vm->tsc_seq = seq;
 	vm->tsc_gen = gen;
 	vm->tsc_scale = scale;
 	vm->tsc_offset = offset;
@@ -77,7 +83,7 @@ static bool hvl_reftime_refresh(struct kvm_vcpu *vcpu, struct hvl_vm *vm)
 	s64 offset;
 	u32 gen;
 
-	if (!(vm->reference_tsc & HVL_REFTSC_ENABLE))
+	if (!(vm->reference_tsc & HV_X64_MSR_TSC_REFERENCE_ENABLE))
 		return true;
 	/* Write guest memory only as this vCPU, in its own VM (dirty logging). */
 	if (kvm_get_running_vcpu() != vcpu || current->mm != vcpu->kvm->mm)
@@ -197,7 +203,7 @@ void hvl_reftime_clock_update(struct kvm *kvm)
 		vm->step_offset = hvl_compat_kvmclock_offset(kvm);
 		WRITE_ONCE(vm->step_gen, gen);
 	}
-	if (!(READ_ONCE(vm->reference_tsc) & HVL_REFTSC_ENABLE))
+	if (!(READ_ONCE(vm->reference_tsc) & HV_X64_MSR_TSC_REFERENCE_ENABLE))
 		return;
 	if (vcpu && vcpu->kvm == kvm) {
 		hvl_reftime_queue(vm, vcpu);
@@ -291,7 +297,7 @@ int hvl_reftime_set_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u32 msr,
 {
 	int r = 0;
 
-	if (msr == HVL_MSR_TIME_REF_COUNT)
+	if (msr == HV_X64_MSR_TIME_REF_COUNT)
 		/* Read-only; a VMM restoring it is ignored, as in-tree. */
 		return host ? 0 : -EPERM;
 
@@ -303,7 +309,7 @@ int hvl_reftime_set_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u32 msr,
 	if (!vm)
 		return -ENOMEM;
 	mutex_lock(&vm->lock);
-	if (data & HVL_REFTSC_ENABLE)
+	if (data & HV_X64_MSR_TSC_REFERENCE_ENABLE)
 		r = hvl_reftime_alloc_works(vcpu->kvm, vm);
 	if (!r) {
 		WRITE_ONCE(vm->reference_tsc, data);
@@ -318,7 +324,7 @@ int hvl_reftime_set_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u32 msr,
 	 * As in-tree KVM: have KVM refresh its clock before the next entry;
 	 * the observer above then rewrites the page from fresh parameters.
 	 */
-	if (!r && (data & HVL_REFTSC_ENABLE))
+	if (!r && (data & HV_X64_MSR_TSC_REFERENCE_ENABLE))
 		kvm_make_request(KVM_REQ_MASTERCLOCK_UPDATE, vcpu);
 	return r;
 }
@@ -326,7 +332,7 @@ int hvl_reftime_set_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u32 msr,
 int hvl_reftime_get_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u32 msr,
 			u64 *data)
 {
-	if (msr == HVL_MSR_REFERENCE_TSC) {
+	if (msr == HV_X64_MSR_REFERENCE_TSC) {
 		*data = vm ? READ_ONCE(vm->reference_tsc) : 0;
 		return 0;
 	}

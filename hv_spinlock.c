@@ -17,7 +17,7 @@ bool hvl_spinlock_allowed(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv)
 
 	if (!hvl_cpuid_enforced(hv))
 		return true;
-	e = kvm_find_cpuid_entry(vcpu, HVL_CPUID_ENLIGHTENMENTS);
+	e = kvm_find_cpuid_entry(vcpu, HYPERV_CPUID_ENLIGHTMENT_INFO);
 	return e && e->ebx && e->ebx != HVL_SPIN_RETRIES_NEVER;
 }
 

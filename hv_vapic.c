@@ -70,15 +70,15 @@ static int hvl_vapic_set_assist(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv,
 	hv = hv ?: hvl_state_vcpu_get(vcpu);
 	if (!hv)
 		return -ENOMEM;
-	if (data & HVL_VP_ASSIST_ENABLE) {
+	if (data & HV_X64_MSR_VP_ASSIST_PAGE_ENABLE) {
 		/*
 		 * Clear only the APIC-assist word, as in-tree KVM does: the
 		 * rest of the page may hold state that must survive migration.
 		 */
-		if (kvm_vcpu_write_guest(vcpu, data & HVL_PAGE_MASK, &zero,
+		if (kvm_vcpu_write_guest(vcpu, data & HV_HYP_PAGE_MASK, &zero,
 					 sizeof(zero)))
 			return -EFAULT;
-		r = hvl_compat_pv_eoi_set(vcpu, (data & HVL_PAGE_MASK) | KVM_MSR_ENABLED);
+		r = hvl_compat_pv_eoi_set(vcpu, (data & HV_HYP_PAGE_MASK) | KVM_MSR_ENABLED);
 	} else {
 		r = hvl_compat_pv_eoi_set(vcpu, 0);
 	}
@@ -95,22 +95,22 @@ int hvl_vapic_set_msr(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 msr,
 	 * does, a VMM's write of 0 to EOI, ICR or TPR too, as in-tree.
 	 */
 	if (!hvl_compat_lapic_in_kernel(vcpu))
-		return host && !data && msr == HVL_MSR_VP_ASSIST_PAGE ?
+		return host && !data && msr == HV_X64_MSR_VP_ASSIST_PAGE ?
 		       0 : -ENODEV;
 
 	switch (msr) {
-	case HVL_MSR_EOI:
+	case HV_X64_MSR_EOI:
 		if (data >> 32)
 			return -EINVAL;
 		kvm_lapic_set_eoi(vcpu);
 		return 0;
-	case HVL_MSR_ICR:
+	case HV_X64_MSR_ICR:
 		if (data & HVL_ICR_RESERVED)
 			return -EINVAL;
 		return hvl_vapic_access(vcpu, APIC_ICR, &data, true);
-	case HVL_MSR_TPR:
+	case HV_X64_MSR_TPR:
 		return hvl_vapic_access(vcpu, APIC_TASKPRI, &data, true);
-	case HVL_MSR_VP_ASSIST_PAGE:
+	case HV_X64_MSR_VP_ASSIST_PAGE:
 		return hvl_vapic_set_assist(vcpu, hv, data);
 	}
 	return -EINVAL;
@@ -120,16 +120,16 @@ int hvl_vapic_get_msr(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 msr,
 		      u64 *data)
 {
 	*data = 0;
-	if (msr == HVL_MSR_VP_ASSIST_PAGE) {
+	if (msr == HV_X64_MSR_VP_ASSIST_PAGE) {
 		*data = hv ? READ_ONCE(hv->vp_assist) : 0;
 		return 0;
 	}
 	if (!hvl_compat_lapic_in_kernel(vcpu))
 		return -ENODEV;
 	switch (msr) {
-	case HVL_MSR_ICR:
+	case HV_X64_MSR_ICR:
 		return hvl_vapic_access(vcpu, APIC_ICR, data, false);
-	case HVL_MSR_TPR:
+	case HV_X64_MSR_TPR:
 		return hvl_vapic_access(vcpu, APIC_TASKPRI, data, false);
 	}
 	/* EOI is write-only. */

@@ -23,10 +23,10 @@ static int __init hvl_init(void)
 	if (r)
 		return r;
 	if ((hvl_cpuid_features & ~HVL_FEATURES_IMPLEMENTED) ||
-	    !(hvl_cpuid_features & HVL_FEAT_HYPERCALL)) {
+	    !(hvl_cpuid_features & HV_MSR_HYPERCALL_AVAILABLE)) {
 		pr_err("features=0x%x is invalid: use a subset of 0x%x that includes 0x%x\n",
 		       hvl_cpuid_features, (u32)HVL_FEATURES_IMPLEMENTED,
-		       (u32)HVL_FEAT_HYPERCALL);
+		       (u32)HV_MSR_HYPERCALL_AVAILABLE);
 		return -EINVAL;
 	}
 	r = hvl_hook_init(&unhooked);

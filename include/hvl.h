@@ -17,10 +17,10 @@
 #define HVL_NAME "hvenlight"
 
 /* The 0x40000003.EAX features this build implements. */
-#define HVL_FEATURES_IMPLEMENTED	(HVL_FEAT_HYPERCALL | HVL_FEAT_VP_INDEX | \
-					 HVL_FEAT_TIME_REF_COUNT | \
-					 HVL_FEAT_REFERENCE_TSC | \
-					 HVL_FEAT_APIC_ACCESS)
+#define HVL_FEATURES_IMPLEMENTED	(HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | \
+					 HV_MSR_TIME_REF_COUNT_AVAILABLE | \
+					 HV_MSR_REFERENCE_TSC_AVAILABLE | \
+					 HV_MSR_APIC_ACCESS_AVAILABLE)
 
 /* Counters shown per VM in debugfs. */
 enum hvl_stat {

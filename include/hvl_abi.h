@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The Hyper-V ABI subset hvenlight implements (TLFS 6.0) and the pure logic
- * around it. No kernel dependencies: the module, the host-side unit tests and
- * the guest selftests all include this header, so one definition serves all.
+ * The pure logic of the Hyper-V ABI subset hvenlight implements (TLFS 6.0),
+ * on the kernel's TLFS names. The module, the host-side unit tests and the
+ * guest selftests all include this header, so one definition serves all:
+ * in the kernel the names and the math64 helpers are the kernel's own,
+ * outside it hv_tlfs_user.h and the helpers below give the same.
  */
 #ifndef HVL_ABI_H
 #define HVL_ABI_H
@@ -10,6 +12,8 @@
 #ifdef __KERNEL__
 #include <linux/types.h>
 #include <linux/bits.h>
+#include <linux/math64.h>
+#include <asm/hyperv-tlfs.h>
 #else
 #include <stdbool.h>
 #include <linux/types.h>
@@ -18,81 +22,54 @@ typedef __u32 u32;
 typedef __u64 u64;
 typedef __s64 s64;
 #define u128 __uint128_t
-#define BIT(n)		(1UL << (n))
-#define BIT_ULL(n)	(1ULL << (n))
+#include "hv_tlfs_user.h"
+
+/* The kernel's math64 helpers, for the host-side builds of this logic. */
+static inline u64 mul_u64_u64_shr(u64 a, u64 b, unsigned int shift)
+{
+	return (u64)(((__uint128_t)a * b) >> shift);
+}
+
+static inline u64 mul_u64_u64_div_u64(u64 a, u64 b, u64 c)
+{
+	return (u64)(((__uint128_t)a * b) / c);
+}
+
+static inline u64 div_u64(u64 a, u32 b)
+{
+	return a / b;
+}
 #endif
 
-/* CPUID leaves */
-#define HVL_CPUID_VENDOR		0x40000000
-#define HVL_CPUID_INTERFACE		0x40000001
-#define HVL_CPUID_VERSION		0x40000002
-#define HVL_CPUID_FEATURES		0x40000003
-#define HVL_CPUID_ENLIGHTENMENTS	0x40000004
-#define HVL_CPUID_LIMITS		0x40000005
+/*
+ * The TLFS names are the kernel's (<asm/hyperv-tlfs.h>, or hv_tlfs_user.h
+ * with the same names and values outside the kernel). These are
+ * hvenlight's own, for what the kernel's header does not name.
+ */
+
+/* "Hv#1" in 0x40000001.EAX: KVM's private name (arch/x86/kvm/hyperv.h). */
+#define HYPERV_CPUID_SIGNATURE_EAX	0x31237648
+
+/* The leaves 0x40000000-0x40000005 the module reports. */
 #define HVL_CPUID_NR_LEAVES		6
 
-#define HVL_SIGNATURE_HV1		0x31237648	/* "Hv#1" */
-
-/* 0x40000003.EAX: which synthetic MSRs exist */
-#define HVL_FEAT_TIME_REF_COUNT		BIT(1)
-#define HVL_FEAT_APIC_ACCESS		BIT(4)
-#define HVL_FEAT_HYPERCALL		BIT(5)
-#define HVL_FEAT_VP_INDEX		BIT(6)
-#define HVL_FEAT_REFERENCE_TSC		BIT(9)
-
-/* 0x40000004.EAX: recommendations */
-#define HVL_REC_APIC_ACCESS		BIT(3)
-#define HVL_REC_RELAXED_TIMING		BIT(5)
-
-/* 0x40000004.EBX: spinlock retries before notifying; all ones = never */
+/* HYPERV_CPUID_ENLIGHTMENT_INFO.EBX: spin retries; all ones = never */
 #define HVL_SPIN_RETRIES_DEFAULT	0xfff
 #define HVL_SPIN_RETRIES_NEVER		0xffffffffu
 
-/* Synthetic MSRs */
-#define HVL_MSR_GUEST_OS_ID		0x40000000
-#define HVL_MSR_HYPERCALL		0x40000001
-#define HVL_MSR_VP_INDEX		0x40000002
-#define HVL_MSR_TIME_REF_COUNT		0x40000020
-#define HVL_MSR_REFERENCE_TSC		0x40000021
-#define HVL_MSR_EOI			0x40000070
-#define HVL_MSR_ICR			0x40000071
-#define HVL_MSR_TPR			0x40000072
-#define HVL_MSR_VP_ASSIST_PAGE		0x40000073
 /* Every MSR the module may own; the hooks let no other reach it. */
-#define HVL_MSR_OWNED_FIRST		HVL_MSR_GUEST_OS_ID
-#define HVL_MSR_OWNED_LAST		HVL_MSR_VP_ASSIST_PAGE
+#define HVL_MSR_OWNED_FIRST		HV_X64_MSR_GUEST_OS_ID
+#define HVL_MSR_OWNED_LAST		HV_X64_MSR_VP_ASSIST_PAGE
 
-#define HVL_HYPERCALL_ENABLE		BIT_ULL(0)
+/* Reserved bits of the page MSRs (must be zero; 0 is the enable bit). */
 #define HVL_HYPERCALL_LOCKED		BIT_ULL(1)
 #define HVL_HYPERCALL_RSVD		0xffcull	/* bits 11:2 */
-#define HVL_REFTSC_ENABLE		BIT_ULL(0)
 #define HVL_REFTSC_RSVD			0xffeull	/* bits 11:1 */
-#define HVL_VP_ASSIST_ENABLE		BIT_ULL(0)
 #define HVL_VP_ASSIST_RSVD		0xffeull	/* bits 11:1 */
-#define HVL_PAGE_SHIFT			12
-#define HVL_PAGE_MASK			(~0xfffull)
 
-/* Hypercall input value */
+/* Hypercall input value: the call code in 15:0, rep fields 12 bits wide. */
 #define HVL_HC_CODE_MASK		0xffffull
-#define HVL_HC_FAST			BIT_ULL(16)
-#define HVL_HC_VARHEAD_SHIFT		17
-#define HVL_HC_VARHEAD_MASK		(0x3ffull << HVL_HC_VARHEAD_SHIFT)
-#define HVL_HC_REP_COUNT_SHIFT		32
-#define HVL_HC_REP_START_SHIFT		48
 #define HVL_HC_REP_MASK			0xfffull
-#define HVL_HC_RSVD			((0x1full << 27) | (0xfull << 44) | \
-					 (0xfull << 60))
-
-/* Hypercall codes */
-#define HVL_HC_NOTIFY_LONG_SPIN_WAIT	0x0008
-
-/* Hypercall status */
-#define HVL_STATUS_SUCCESS			0
-#define HVL_STATUS_INVALID_HYPERCALL_CODE	2
-#define HVL_STATUS_INVALID_HYPERCALL_INPUT	3
-#define HVL_STATUS_INVALID_ALIGNMENT		4
-#define HVL_STATUS_INVALID_PARAMETER		5
-#define HVL_STATUS_ACCESS_DENIED		6
 
 /* The instruction bytes a hypercall page holds: VMCALL/VMMCALL, then RET. */
 #define HVL_HCPAGE_LEN			4
@@ -111,11 +88,14 @@ static inline struct hvl_hc_input hvl_hc_decode(u64 param)
 {
 	struct hvl_hc_input in = {
 		.code = param & HVL_HC_CODE_MASK,
-		.fast = !!(param & HVL_HC_FAST),
-		.var_cnt = (param & HVL_HC_VARHEAD_MASK) >> HVL_HC_VARHEAD_SHIFT,
-		.rep_cnt = (param >> HVL_HC_REP_COUNT_SHIFT) & HVL_HC_REP_MASK,
-		.rep_idx = (param >> HVL_HC_REP_START_SHIFT) & HVL_HC_REP_MASK,
-		.rsvd = !!(param & HVL_HC_RSVD),
+		.fast = !!(param & HV_HYPERCALL_FAST_BIT),
+		.var_cnt = (param & HV_HYPERCALL_VARHEAD_MASK) >>
+			   HV_HYPERCALL_VARHEAD_OFFSET,
+		.rep_cnt = (param & HV_HYPERCALL_REP_COMP_MASK) >>
+			   HV_HYPERCALL_REP_COMP_OFFSET,
+		.rep_idx = (param & HV_HYPERCALL_REP_START_MASK) >>
+			   HV_HYPERCALL_REP_START_OFFSET,
+		.rsvd = !!(param & HV_HYPERCALL_RSVD_MASK),
 	};
 	return in;
 }
@@ -132,7 +112,8 @@ static inline u64 hvl_hc_join32(u64 hi, u64 lo)
 /* The result value: status in 15:0, reps completed in 43:32. */
 static inline u64 hvl_hc_result(u16 status, u16 reps_done)
 {
-	return (u64)status | ((u64)(reps_done & HVL_HC_REP_MASK) << 32);
+	return (u64)status |
+	       ((u64)(reps_done & HVL_HC_REP_MASK) << HV_HYPERCALL_REP_COMP_OFFSET);
 }
 
 /*
@@ -141,7 +122,7 @@ static inline u64 hvl_hc_result(u16 status, u16 reps_done)
  */
 static inline u64 hvl_tsc_to_ref(u64 tsc, u64 scale, s64 offset)
 {
-	return (u64)(((u128)tsc * scale) >> 64) + (u64)offset;
+	return mul_u64_u64_shr(tsc, scale, 64) + (u64)offset;
 }
 
 /*
@@ -155,24 +136,14 @@ static inline bool hvl_tsc_page_params(u32 mul, signed char shift,
 				       u64 system_time, u64 tsc_timestamp,
 				       u64 *scale, s64 *offset)
 {
-	u128 s;
-	u64 limb, rem = 0, q[4];
-	int i;
-
 	if (shift < -32 || shift > 31)
 		return false;
-	s = (u128)mul << (32 + shift);
-	/* s / 100 by 32-bit limbs: no 128-bit division in the kernel. */
-	for (i = 3; i >= 0; i--) {
-		limb = (rem << 32) | (u64)((s >> (32 * i)) & 0xffffffffu);
-		q[i] = limb / 100;
-		rem = limb % 100;
-	}
-	if (q[3] || q[2])
+	/* mul * 2^(32 + shift) < 100 * 2^64, or the quotient overflows. */
+	if (shift > 0 && (mul >> (32 - shift)) >= 100)
 		return false;
-	*scale = (q[1] << 32) | q[0];
-	*offset = (s64)(system_time / 100) -
-		  (s64)(((u128)tsc_timestamp * *scale) >> 64);
+	*scale = mul_u64_u64_div_u64(mul, 1ULL << (32 + shift), 100);
+	*offset = (s64)div_u64(system_time, 100) -
+		  (s64)mul_u64_u64_shr(tsc_timestamp, *scale, 64);
 	return true;
 }
 
@@ -200,13 +171,13 @@ static inline void hvl_cpuid_build(struct hvl_cpuid_leaf *leaf,
 
 	for (i = 0; i < HVL_CPUID_NR_LEAVES; i++) {
 		leaf[i] = (struct hvl_cpuid_leaf){
-			.function = HVL_CPUID_VENDOR + i };
+			.function = HYPERV_CPUID_VENDOR_AND_MAX_FUNCTIONS + i };
 	}
-	leaf[0].eax = HVL_CPUID_LIMITS;
+	leaf[0].eax = HYPERV_CPUID_IMPLEMENT_LIMITS;
 	leaf[0].ebx = vendor[0];
 	leaf[0].ecx = vendor[1];
 	leaf[0].edx = vendor[2];
-	leaf[1].eax = HVL_SIGNATURE_HV1;
+	leaf[1].eax = HYPERV_CPUID_SIGNATURE_EAX;
 	/* Hyper-V 2016 (10.0 build 14393), as in-tree KVM reports it */
 	leaf[2].eax = 0x00003839;
 	leaf[2].ebx = 0x000a0000;
@@ -216,5 +187,51 @@ static inline void hvl_cpuid_build(struct hvl_cpuid_leaf *leaf,
 	leaf[5].eax = max_vcpus;
 	leaf[5].ebx = 64;
 }
+
+/*
+ * The names this header had before it used the kernel's, until the
+ * selftests move over.
+ */
+#define HVL_CPUID_VENDOR		HYPERV_CPUID_VENDOR_AND_MAX_FUNCTIONS
+#define HVL_CPUID_INTERFACE		HYPERV_CPUID_INTERFACE
+#define HVL_CPUID_VERSION		HYPERV_CPUID_VERSION
+#define HVL_CPUID_FEATURES		HYPERV_CPUID_FEATURES
+#define HVL_CPUID_ENLIGHTENMENTS	HYPERV_CPUID_ENLIGHTMENT_INFO
+#define HVL_CPUID_LIMITS		HYPERV_CPUID_IMPLEMENT_LIMITS
+#define HVL_SIGNATURE_HV1		HYPERV_CPUID_SIGNATURE_EAX
+#define HVL_FEAT_TIME_REF_COUNT		HV_MSR_TIME_REF_COUNT_AVAILABLE
+#define HVL_FEAT_APIC_ACCESS		HV_MSR_APIC_ACCESS_AVAILABLE
+#define HVL_FEAT_HYPERCALL		HV_MSR_HYPERCALL_AVAILABLE
+#define HVL_FEAT_VP_INDEX		HV_MSR_VP_INDEX_AVAILABLE
+#define HVL_FEAT_REFERENCE_TSC		HV_MSR_REFERENCE_TSC_AVAILABLE
+#define HVL_REC_APIC_ACCESS		HV_X64_APIC_ACCESS_RECOMMENDED
+#define HVL_REC_RELAXED_TIMING		HV_X64_RELAXED_TIMING_RECOMMENDED
+#define HVL_MSR_GUEST_OS_ID		HV_X64_MSR_GUEST_OS_ID
+#define HVL_MSR_HYPERCALL		HV_X64_MSR_HYPERCALL
+#define HVL_MSR_VP_INDEX		HV_X64_MSR_VP_INDEX
+#define HVL_MSR_TIME_REF_COUNT		HV_X64_MSR_TIME_REF_COUNT
+#define HVL_MSR_REFERENCE_TSC		HV_X64_MSR_REFERENCE_TSC
+#define HVL_MSR_EOI			HV_X64_MSR_EOI
+#define HVL_MSR_ICR			HV_X64_MSR_ICR
+#define HVL_MSR_TPR			HV_X64_MSR_TPR
+#define HVL_MSR_VP_ASSIST_PAGE		HV_X64_MSR_VP_ASSIST_PAGE
+#define HVL_HYPERCALL_ENABLE		HV_X64_MSR_HYPERCALL_ENABLE
+#define HVL_REFTSC_ENABLE		HV_X64_MSR_TSC_REFERENCE_ENABLE
+#define HVL_VP_ASSIST_ENABLE		HV_X64_MSR_VP_ASSIST_PAGE_ENABLE
+#define HVL_PAGE_SHIFT			HV_HYP_PAGE_SHIFT
+#define HVL_PAGE_MASK			HV_HYP_PAGE_MASK
+#define HVL_HC_FAST			HV_HYPERCALL_FAST_BIT
+#define HVL_HC_VARHEAD_SHIFT		HV_HYPERCALL_VARHEAD_OFFSET
+#define HVL_HC_VARHEAD_MASK		HV_HYPERCALL_VARHEAD_MASK
+#define HVL_HC_REP_COUNT_SHIFT		HV_HYPERCALL_REP_COMP_OFFSET
+#define HVL_HC_REP_START_SHIFT		HV_HYPERCALL_REP_START_OFFSET
+#define HVL_HC_RSVD			HV_HYPERCALL_RSVD_MASK
+#define HVL_HC_NOTIFY_LONG_SPIN_WAIT	HVCALL_NOTIFY_LONG_SPIN_WAIT
+#define HVL_STATUS_SUCCESS		HV_STATUS_SUCCESS
+#define HVL_STATUS_INVALID_HYPERCALL_CODE HV_STATUS_INVALID_HYPERCALL_CODE
+#define HVL_STATUS_INVALID_HYPERCALL_INPUT HV_STATUS_INVALID_HYPERCALL_INPUT
+#define HVL_STATUS_INVALID_ALIGNMENT	HV_STATUS_INVALID_ALIGNMENT
+#define HVL_STATUS_INVALID_PARAMETER	HV_STATUS_INVALID_PARAMETER
+#define HVL_STATUS_ACCESS_DENIED	HV_STATUS_ACCESS_DENIED
 
 #endif /* HVL_ABI_H */

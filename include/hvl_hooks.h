@@ -30,7 +30,7 @@ HVL_HOOK(kvm_dev_ioctl,
  * Static in x86.c, but with three callers. (kvm_guest_time_update() has
  * one, and compilers inline it where KASAN does not bloat it.)
  */
-HVL_SEE(kvm_end_pvclock_update, HVL_FEAT_REFERENCE_TSC)
+HVL_SEE(kvm_end_pvclock_update, HV_MSR_REFERENCE_TSC_AVAILABLE)
 HVL_SEE(kvm_arch_vcpu_destroy, 0)
 HVL_SEE(kvm_arch_free_vm, 0)
 

@@ -10,8 +10,8 @@ int main(void)
 	char vendor[13] = {};
 	int i, seq = 1;
 
-	hvl_cpuid_build(l, HVL_FEAT_HYPERCALL | HVL_FEAT_VP_INDEX,
-			HVL_REC_RELAXED_TIMING, 4096);
+	hvl_cpuid_build(l, HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE,
+			HV_X64_RELAXED_TIMING_RECOMMENDED, 4096);
 	for (i = 0; i < HVL_CPUID_NR_LEAVES; i++)
 		seq &= l[i].function == 0x40000000u + i;
 	tap_ok(seq, "leaves 0x40000000-0x40000005 in order");

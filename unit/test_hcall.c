@@ -8,11 +8,11 @@ int main(void)
 	struct hvl_hc_input in;
 	u64 v;
 
-	in = hvl_hc_decode(HVL_HC_NOTIFY_LONG_SPIN_WAIT);
+	in = hvl_hc_decode(HVCALL_NOTIFY_LONG_SPIN_WAIT);
 	tap_ok(in.code == 8 && !in.fast && !in.var_cnt && !in.rep_cnt &&
 	       !in.rep_idx && !in.rsvd, "plain call code 8 decodes with no flags");
 
-	in = hvl_hc_decode(0x1234ull | HVL_HC_FAST);
+	in = hvl_hc_decode(0x1234ull | HV_HYPERCALL_FAST_BIT);
 	tap_ok(in.code == 0x1234 && in.fast, "fast bit 16");
 
 	in = hvl_hc_decode(0x3ffull << 17);
@@ -31,12 +31,12 @@ int main(void)
 	for (v = 60; v <= 63; v++)
 		tap_ok(hvl_hc_decode(1ull << v).rsvd, "bit %llu is reserved",
 		       (unsigned long long)v);
-	tap_ok(!hvl_hc_decode(~HVL_HC_RSVD).rsvd,
+	tap_ok(!hvl_hc_decode(~HV_HYPERCALL_RSVD_MASK).rsvd,
 	       "no defined field is flagged reserved");
 
 	tap_ok(hvl_hc_join32(0x11223344, 0xffffffff55667788ull) ==
 	       0x1122334455667788ull, "32-bit callers: EDX:EAX, upper EAX ignored");
-	tap_ok(hvl_hc_result(HVL_STATUS_INVALID_HYPERCALL_INPUT, 0) == 3,
+	tap_ok(hvl_hc_result(HV_STATUS_INVALID_HYPERCALL_INPUT, 0) == 3,
 	       "status in 15:0");
 	tap_ok(hvl_hc_result(0, 0xfff) == 0xfffull << 32,
 	       "reps completed in 43:32");
