@@ -213,17 +213,6 @@ void hvl_reftime_clock_update(struct kvm *kvm)
 		kvm_make_request(KVM_REQ_MASTERCLOCK_UPDATE, vcpu);
 }
 
-void hvl_reftime_vm_init(struct hvl_vm *vm, struct kvm *kvm)
-{
-	spin_lock_init(&vm->ref_lock);
-	vm->step_offset = hvl_compat_kvmclock_offset(kvm);
-}
-
-void hvl_reftime_vm_free(struct hvl_vm *vm)
-{
-	kvfree(vm->tsc_works);
-}
-
 /*
  * Reference time now, in 100 ns units: from the page's parameters while
  * they are fresh, from KVM's clock for the VM otherwise (as in-tree KVM,

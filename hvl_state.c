@@ -99,7 +99,9 @@ struct hvl_vm *hvl_state_vm_get(struct kvm *kvm)
 	mutex_init(&new->lock);
 	xa_init(&new->vcpus);
 	seqcount_mutex_init(&new->tsc_sc, &new->lock);
-	hvl_reftime_vm_init(new, kvm);
+	spin_lock_init(&new->ref_lock);
+	/* The clock's last step, as hv_reftime.c compares it later. */
+	new->step_offset = hvl_compat_kvmclock_offset(kvm);
 
 	spin_lock(&hvl_vms_lock);
 	vm = hvl_state_vm_lookup(kvm);
@@ -175,7 +177,7 @@ static void hvl_state_vm_free_rcu(struct rcu_head *rcu)
 {
 	struct hvl_vm *vm = container_of(rcu, struct hvl_vm, rcu);
 
-	hvl_reftime_vm_free(vm);
+	kvfree(vm->tsc_works);
 	kfree(vm);
 }
 

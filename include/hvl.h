@@ -164,8 +164,6 @@ int hvl_reftime_set_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u32 msr,
 int hvl_reftime_get_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u32 msr,
 			u64 *data);
 void hvl_reftime_clock_update(struct kvm *kvm);
-void hvl_reftime_vm_init(struct hvl_vm *vm, struct kvm *kvm);
-void hvl_reftime_vm_free(struct hvl_vm *vm);
 
 /* hv_vapic.c: EOI, ICR, TPR and the VP assist page */
 int hvl_vapic_set_msr(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 msr,
