@@ -10,6 +10,7 @@
 #   make check               unit tests + module + selftests in the test VM
 #   make run                 boot the test VM and run a Hyper-V guest (QEMU)
 #   make lint                checkpatch --strict, W=1 and sparse on the sources
+#   make fuzz SEED=S OPS=N   a long hv_fuzz run in the test VM (KERNEL=nohv)
 #   make upstream-diag       every stage of the kernel's hyperv_features test
 #                            on nohv, failing ones reported (KERNEL=stock too)
 KDIR ?= /lib/modules/$(shell uname -r)/build
@@ -46,7 +47,10 @@ run:
 	@$(TOP)/scripts/run
 
 bench:
-	@$(TOP)/scripts/bench
+	@$(TOP)/bench/run
+
+fuzz:
+	@SEED=$(SEED) OPS=$(OPS) KERNEL=$(KERNEL) $(TOP)/scripts/fuzz
 
 lint:
 	@$(TOP)/scripts/lint
@@ -60,4 +64,4 @@ clean:
 	$(MAKE) -s -C $(TOP)/unit clean
 	$(MAKE) -s -C $(TOP)/selftests clean 2>/dev/null || true
 
-.PHONY: all install deb module unit selftests check run bench lint upstream-diag clean
+.PHONY: all install deb module unit selftests check run bench lint upstream-diag clean fuzz
