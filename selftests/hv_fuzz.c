@@ -128,24 +128,16 @@ struct bracket {
 	uint64_t lo, hi, steps;
 };
 
-/* KVM_GET_CLOCK in ns; 0 once the fds are gone. */
-static uint64_t clock_now(struct fz *f)
-{
-	struct kvm_clock_data c = {};
-
-	return ioctl(f->vm->fd, KVM_GET_CLOCK, &c) ? 0 : c.clock;
-}
-
 static void bracket_open(struct fz *f, struct bracket *b)
 {
 	b->steps = atomic_load(&clock_steps);
-	b->lo = clock_now(f) / 100;
+	b->lo = vm_clock_ns_try(f->vm) / 100;
 }
 
 /* False when a clock step overlapped: no time can be checked. */
 static bool bracket_close(struct fz *f, struct bracket *b)
 {
-	b->hi = clock_now(f) / 100;
+	b->hi = vm_clock_ns_try(f->vm) / 100;
 	return b->lo && b->hi && !(b->steps & 1) &&
 	       atomic_load(&clock_steps) == b->steps &&
 	       !atomic_load(&f->tsc_pending) &&
@@ -202,6 +194,7 @@ static uint64_t gen_op(struct fz *f, int k, uint64_t *s, struct gop *o,
 /* KVM_RUN until the next ucall, through signals; false when torn down. */
 static bool run_to_sync(struct fz *f, struct kvm_vcpu *vcpu, uint64_t op)
 {
+	struct kvm_regs regs;
 	struct ucall uc = {};
 	char buf[256];
 	int r;
@@ -215,21 +208,23 @@ static bool run_to_sync(struct fz *f, struct kvm_vcpu *vcpu, uint64_t op)
 		mismatch(f, op, "vCPU %u: KVM_RUN failed, errno %d", vcpu->id, errno);
 		return false;
 	}
+	/* A GUEST_SYNC, read without asserting: the fds may go meanwhile. */
+	if (vcpu->run->exit_reason == KVM_EXIT_IO &&
+	    vcpu->run->io.port == UCALL_PORT) {
+		if (ioctl(vcpu->fd, KVM_GET_REGS, &regs)) {
+			mismatch(f, op, "KVM_GET_REGS: errno %d", errno);
+			return false;
+		}
+		if (((struct guest_ucall *)addr_gpa2hva(f->vm, regs.rdi,
+				sizeof(struct guest_ucall)))->kind == UCALL_SYNC)
+			return true;
+	}
 	if (vcpu_get_ucall(vcpu, &uc) != UCALL_SYNC) {
 		mismatch(f, op, "vCPU %u: no sync: %s %s", vcpu->id,
 			 vcpu_exit_str(vcpu, buf, sizeof(buf)), uc.msg);
 		return false;
 	}
 	return true;
-}
-
-/*
- * SVM keeps TPR bits 7:4 in V_TPR while the guest runs; KVM syncs the
- * APIC's TPR from it on exits, so the low nibble reads 0 afterwards.
- */
-static bool tpr_synced(uint32_t msr, uint64_t got, uint64_t exp)
-{
-	return msr == HVL_MSR_TPR && got == (exp & 0xf0);
 }
 
 static void check_op(struct fz *f, int k, uint64_t op, const struct gop *o,
@@ -248,7 +243,7 @@ static void check_op(struct fz *f, int k, uint64_t op, const struct gop *o,
 	if (hc || o->vec || (o->kind != K_RDMSR && o->kind != K_PAGE))
 		return;
 	if (exp != HVM_TIME) {
-		if (o->out != exp && !tpr_synced(o->msr, o->out, exp))
+		if (o->out != exp && !hvm_tpr_synced(o->msr, o->out, exp))
 			mismatch(f, op, "vCPU %d rdmsr %#x: %#lx, expected %#lx",
 				 k, o->msr, o->out, exp);
 		return;
@@ -369,7 +364,7 @@ static void host_msr(struct fz *f, uint64_t *s)
 		mismatch(f, op, "vCPU %d host KVM_GET_MSRS %#x: time %lu outside [%lu, %lu]",
 			 k, msr, got, br.lo, br.hi);
 	else if (!wr && r == 1 && exp != HVM_TIME && got != exp &&
-		 !tpr_synced(msr, got, exp))
+		 !hvm_tpr_synced(msr, got, exp))
 		mismatch(f, op, "vCPU %d host KVM_GET_MSRS %#x: %#lx, expected %#lx",
 			 k, msr, got, exp);
 out:
@@ -388,7 +383,7 @@ static void host_clock(struct fz *f, uint64_t *s)
 	atomic_store(&f->stepped, f->threaded);
 	if (below(s, 3)) {
 		/* Keep KVM's clock positive: at least 20 s, at most an hour. */
-		uint64_t now = clock_now(f);
+		uint64_t now = vm_clock_ns_try(f->vm);
 		int64_t d = (int64_t)below(s, 6000000000ull) - 3000000000ll;
 
 		if (now + d < 20000000000ull || now + d > 3600000000000ull)

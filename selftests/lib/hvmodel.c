@@ -240,3 +240,11 @@ uint64_t hvm_rnd_val(struct hv_model *f, uint64_t *s, uint32_t msr)
 	return below(s, 10) ? below(s, 256) : rnd(s);
 }
 
+/*
+ * SVM keeps TPR bits 7:4 in V_TPR while the guest runs; KVM syncs the
+ * APIC's TPR from it on exits, so the low nibble reads 0 afterwards.
+ */
+bool hvm_tpr_synced(uint32_t msr, uint64_t got, uint64_t exp)
+{
+	return msr == HVL_MSR_TPR && got == (exp & 0xf0);
+}

@@ -56,6 +56,8 @@ bool hvm_msr(struct hv_model *f, int k, bool host, bool wr, uint32_t msr,
 /* A hypercall's RAX afterwards (HVM_KEEP: unchanged) and its vector. */
 uint64_t hvm_hcall(struct hv_model *f, int k, bool cpl3, uint64_t ctl,
 		   uint64_t *vec);
+/* A TPR read of got where exp was written: SVM keeps only bits 7:4. */
+bool hvm_tpr_synced(uint32_t msr, uint64_t got, uint64_t exp);
 /* Random inputs: a hypercall input value, a value for msr. */
 uint64_t hvm_rnd_ctl(uint64_t *s);
 uint64_t hvm_rnd_val(struct hv_model *f, uint64_t *s, uint32_t msr);

@@ -71,6 +71,13 @@ uint64_t vm_clock_ns(struct kvm_vm *vm)
 	return vm_get_clock(vm).clock;
 }
 
+uint64_t vm_clock_ns_try(struct kvm_vm *vm)
+{
+	struct kvm_clock_data c = {};
+
+	return ioctl(vm->fd, KVM_GET_CLOCK, &c) ? 0 : c.clock;
+}
+
 bool vm_clock_stable(struct kvm_vm *vm)
 {
 	return vm_get_clock(vm).flags & KVM_CLOCK_TSC_STABLE;

@@ -35,6 +35,8 @@ void ref_take_sample(const struct hv_tsc_page *p, struct ref_sample *s);
 
 /* Host: KVM's clock for the VM (ns), as KVM_GET_CLOCK reads it. */
 uint64_t vm_clock_ns(struct kvm_vm *vm);
+/* The same, 0 when KVM_GET_CLOCK fails (the VM's fd is gone). */
+uint64_t vm_clock_ns_try(struct kvm_vm *vm);
 /* Host: is the VM on KVM's masterclock (the page is valid only then)? */
 bool vm_clock_stable(struct kvm_vm *vm);
 /* Host: KVM_SET_CLOCK to now + ns (realtime-corrected when KVM can). */
