@@ -71,7 +71,7 @@ static void ipi_handler(struct ex_regs *regs)
 	if (eoi_op == OP_EOI_MMIO)
 		apic_write(APIC_EOI, 0);
 	else
-		wrmsr(HVL_MSR_EOI, 0);
+		wrmsr(HV_X64_MSR_EOI, 0);
 }
 
 struct tsc_page {
@@ -95,11 +95,11 @@ static inline void do_op(enum op op)
 		} while (p->sequence != seq);
 		break;
 	case OP_TIME_REF_COUNT:
-		rdmsr_safe(HVL_MSR_TIME_REF_COUNT, &v);
+		rdmsr_safe(HV_X64_MSR_TIME_REF_COUNT, &v);
 		break;
 	case OP_SPIN_WAIT:
 		status = 0;
-		vmmcall_safe(HVL_HC_NOTIFY_LONG_SPIN_WAIT, 0, 0, &status);
+		vmmcall_safe(HVCALL_NOTIFY_LONG_SPIN_WAIT, 0, 0, &status);
 		break;
 	case OP_KVM_MSR:
 		rdmsr_safe(MSR_KVM_SYSTEM_TIME_NEW, &v);
@@ -133,19 +133,19 @@ static void bench_guest(void)
 	int rep, i;
 
 	if (hyperv) {
-		GUEST_ASSERT_EQ(wrmsr_safe(HVL_MSR_GUEST_OS_ID, 0x8100ull << 48), 0);
-		GUEST_ASSERT_EQ(wrmsr_safe(HVL_MSR_REFERENCE_TSC,
-					   TSCPAGE_GPA | HVL_REFTSC_ENABLE), 0);
+		GUEST_ASSERT_EQ(wrmsr_safe(HV_X64_MSR_GUEST_OS_ID, 0x8100ull << 48), 0);
+		GUEST_ASSERT_EQ(wrmsr_safe(HV_X64_MSR_REFERENCE_TSC,
+					   TSCPAGE_GPA | HV_X64_MSR_TSC_REFERENCE_ENABLE), 0);
 		/* A first read lets KVM finish the clock update it asked for. */
-		rdmsr_safe(HVL_MSR_TIME_REF_COUNT, &v);
+		rdmsr_safe(HV_X64_MSR_TIME_REF_COUNT, &v);
 	}
 	apic_enable(0);
 	sti();
 	for (op = first; op < last; op++) {
 		eoi_op = op;
 		if (op == OP_EOI_ASSIST)
-			GUEST_ASSERT_EQ(wrmsr_safe(HVL_MSR_VP_ASSIST_PAGE,
-						   ASSIST_GPA | HVL_VP_ASSIST_ENABLE), 0);
+			GUEST_ASSERT_EQ(wrmsr_safe(HV_X64_MSR_VP_ASSIST_PAGE,
+						   ASSIST_GPA | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE), 0);
 		for (rep = 0; rep < REPS; rep++) {
 			GUEST_SYNC(op, rep, 0);	/* host reads exits */
 			t0 = rdtsc();

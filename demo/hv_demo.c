@@ -86,32 +86,32 @@ static void guest_main(uint64_t id)
 
 	if (id == 0) {
 		for (i = 0; i < HVL_CPUID_NR_LEAVES; i++)
-			cpuid(HVL_CPUID_VENDOR + i, seen.leaf[i]);
-		GUEST_ASSERT_EQ(seen.leaf[1][0], HVL_SIGNATURE_HV1);
-		GUEST_ASSERT(seen.leaf[3][0] & HVL_FEAT_HYPERCALL);
-		GUEST_ASSERT_EQ(wrmsr_safe(HVL_MSR_GUEST_OS_ID, WIN10_OS_ID), 0);
-		GUEST_ASSERT_EQ(wrmsr_safe(HVL_MSR_HYPERCALL,
-					   HCPAGE_GPA | HVL_HYPERCALL_ENABLE), 0);
-		GUEST_ASSERT_EQ(rdmsr_safe(HVL_MSR_HYPERCALL, &v), 0);
+			cpuid(HYPERV_CPUID_VENDOR_AND_MAX_FUNCTIONS + i, seen.leaf[i]);
+		GUEST_ASSERT_EQ(seen.leaf[1][0], HYPERV_CPUID_SIGNATURE_EAX);
+		GUEST_ASSERT(seen.leaf[3][0] & HV_MSR_HYPERCALL_AVAILABLE);
+		GUEST_ASSERT_EQ(wrmsr_safe(HV_X64_MSR_GUEST_OS_ID, WIN10_OS_ID), 0);
+		GUEST_ASSERT_EQ(wrmsr_safe(HV_X64_MSR_HYPERCALL,
+					   HCPAGE_GPA | HV_X64_MSR_HYPERCALL_ENABLE), 0);
+		GUEST_ASSERT_EQ(rdmsr_safe(HV_X64_MSR_HYPERCALL, &v), 0);
 		seen.hypercall_msr = v;
-		if (seen.leaf[3][0] & HVL_FEAT_REFERENCE_TSC)
-			GUEST_ASSERT_EQ(wrmsr_safe(HVL_MSR_REFERENCE_TSC,
-						   TSCPAGE_GPA | HVL_REFTSC_ENABLE), 0);
+		if (seen.leaf[3][0] & HV_MSR_REFERENCE_TSC_AVAILABLE)
+			GUEST_ASSERT_EQ(wrmsr_safe(HV_X64_MSR_REFERENCE_TSC,
+						   TSCPAGE_GPA | HV_X64_MSR_TSC_REFERENCE_ENABLE), 0);
 	}
 	/* Every vCPU waits for the page, then reads its own VP index. */
 	GUEST_SYNC(0);
-	GUEST_ASSERT_EQ(rdmsr_safe(HVL_MSR_VP_INDEX, &v), 0);
+	GUEST_ASSERT_EQ(rdmsr_safe(HV_X64_MSR_VP_INDEX, &v), 0);
 	seen.vp_index[id] = v;
 	for (i = 0; i < SPIN_CALLS; i++) {
-		v = page_hypercall(HVL_HC_NOTIFY_LONG_SPIN_WAIT);
-		if (v == HVL_STATUS_SUCCESS)
+		v = page_hypercall(HVCALL_NOTIFY_LONG_SPIN_WAIT);
+		if (v == HV_STATUS_SUCCESS)
 			__atomic_fetch_add(&seen.spin_ok, 1, __ATOMIC_RELAXED);
 		else
 			seen.spin_status = v;
 	}
-	if (id == 0 && (seen.leaf[3][0] & HVL_FEAT_REFERENCE_TSC)) {
+	if (id == 0 && (seen.leaf[3][0] & HV_MSR_REFERENCE_TSC_AVAILABLE)) {
 		seen.page_time = read_tsc_page(&seen.tsc_seq);
-		GUEST_ASSERT_EQ(rdmsr_safe(HVL_MSR_TIME_REF_COUNT, &v), 0);
+		GUEST_ASSERT_EQ(rdmsr_safe(HV_X64_MSR_TIME_REF_COUNT, &v), 0);
 		seen.msr_time = v;
 	}
 	GUEST_DONE();
@@ -192,25 +192,25 @@ int main(void)
 	printf("  0x40000000 vendor \"%s\", max leaf 0x%x\n", vendor,
 	       seen.leaf[0][0]);
 	printf("  0x40000001 interface 0x%08x (%s)\n", seen.leaf[1][0],
-	       seen.leaf[1][0] == HVL_SIGNATURE_HV1 ? "Hv#1" : "not Hyper-V");
+	       seen.leaf[1][0] == HYPERV_CPUID_SIGNATURE_EAX ? "Hv#1" : "not Hyper-V");
 	printf("  0x40000002 version %u.%u build %u\n", seen.leaf[2][1] >> 16,
 	       seen.leaf[2][1] & 0xffff, seen.leaf[2][0]);
 	printf("  0x40000003 features 0x%x:%s%s%s%s%s\n", seen.leaf[3][0],
-	       seen.leaf[3][0] & HVL_FEAT_HYPERCALL ? " hypercall" : "",
-	       seen.leaf[3][0] & HVL_FEAT_VP_INDEX ? " vp-index" : "",
-	       seen.leaf[3][0] & HVL_FEAT_TIME_REF_COUNT ? " time-ref-count" : "",
-	       seen.leaf[3][0] & HVL_FEAT_REFERENCE_TSC ? " reference-tsc" : "",
-	       seen.leaf[3][0] & HVL_FEAT_APIC_ACCESS ? " apic-access" : "");
+	       seen.leaf[3][0] & HV_MSR_HYPERCALL_AVAILABLE ? " hypercall" : "",
+	       seen.leaf[3][0] & HV_MSR_VP_INDEX_AVAILABLE ? " vp-index" : "",
+	       seen.leaf[3][0] & HV_MSR_TIME_REF_COUNT_AVAILABLE ? " time-ref-count" : "",
+	       seen.leaf[3][0] & HV_MSR_REFERENCE_TSC_AVAILABLE ? " reference-tsc" : "",
+	       seen.leaf[3][0] & HV_MSR_APIC_ACCESS_AVAILABLE ? " apic-access" : "");
 	printf("  0x40000004 recommendations 0x%x%s, spinlock retries 0x%x\n",
 	       seen.leaf[4][0],
-	       seen.leaf[4][0] & HVL_REC_RELAXED_TIMING ? " (relaxed timing)" : "",
+	       seen.leaf[4][0] & HV_X64_RELAXED_TIMING_RECOMMENDED ? " (relaxed timing)" : "",
 	       seen.leaf[4][1]);
 	printf("  0x40000005 max virtual processors %u\n", seen.leaf[5][0]);
 	printf("Handshake:\n");
 	printf("  HYPERCALL MSR 0x%llx (page at 0x%llx, %s)\n",
 	       (unsigned long long)seen.hypercall_msr,
-	       (unsigned long long)(seen.hypercall_msr & HVL_PAGE_MASK),
-	       seen.hypercall_msr & HVL_HYPERCALL_ENABLE ? "enabled" : "disabled");
+	       (unsigned long long)(seen.hypercall_msr & HV_HYP_PAGE_MASK),
+	       seen.hypercall_msr & HV_X64_MSR_HYPERCALL_ENABLE ? "enabled" : "disabled");
 	for (i = 0; i < NR_VCPUS; i++)
 		printf("  vCPU %u: VP_INDEX %llu\n", i,
 		       (unsigned long long)seen.vp_index[i]);

@@ -86,7 +86,7 @@ static uint32_t sys_features_eax(void)
 	int n;
 
 	if (!ioctl(kvm_fd(), KVM_GET_SUPPORTED_HV_CPUID, c)) {
-		e = find_leaf(c, HVL_CPUID_FEATURES, &n);
+		e = find_leaf(c, HYPERV_CPUID_FEATURES, &n);
 		eax = e ? e->eax : 0;
 	}
 	free(c);
@@ -96,7 +96,7 @@ static uint32_t sys_features_eax(void)
 static void test_caps(void)
 {
 	struct kvm_vm *vm = vm_create(0, 0);
-	const uint32_t time = HVL_FEAT_TIME_REF_COUNT | HVL_FEAT_REFERENCE_TSC;
+	const uint32_t time = HV_MSR_TIME_REF_COUNT_AVAILABLE | HV_MSR_REFERENCE_TSC_AVAILABLE;
 	uint32_t feat = sys_features_eax();
 	char bad[512] = "";
 	unsigned int i;
@@ -125,7 +125,7 @@ static void test_caps(void)
 	       dev, vmr, feat);
 	dev = kvm_check_cap(KVM_CAP_HYPERV_VAPIC);
 	vmr = vm_check_cap(vm, KVM_CAP_HYPERV_VAPIC);
-	tap_ok((dev > 0) == !!(feat & HVL_FEAT_APIC_ACCESS) &&
+	tap_ok((dev > 0) == !!(feat & HV_MSR_APIC_ACCESS_AVAILABLE) &&
 	       (vmr > 0) == (dev > 0),
 	       "KVM_CAP_HYPERV_VAPIC (%d / VM %d) iff 0x40000003.EAX has APIC_ACCESS (%#x)",
 	       dev, vmr, feat);
@@ -210,7 +210,7 @@ static struct kvm_cpuid2 *check_hv_cpuid(int fd, const char *what)
 		return NULL;
 	}
 
-	for (fn = HVL_CPUID_VENDOR; fn <= HVL_CPUID_LIMITS; fn++) {
+	for (fn = HYPERV_CPUID_VENDOR_AND_MAX_FUNCTIONS; fn <= HYPERV_CPUID_IMPLEMENT_LIMITS; fn++) {
 		find_leaf(c, fn, &n);
 		missing += n == 0;
 		dups += n > 1;
@@ -223,45 +223,45 @@ static struct kvm_cpuid2 *check_hv_cpuid(int fd, const char *what)
 	       "%s: leaves 0x40000000..0x40000005 present (%d missing), no duplicate leaves (%d)",
 	       what, missing, dups);
 
-	e = find_leaf(c, HVL_CPUID_INTERFACE, &n);
-	tap_ok(e && e->eax == HVL_SIGNATURE_HV1, "%s: 0x40000001.EAX is \"Hv#1\" (%#x)",
+	e = find_leaf(c, HYPERV_CPUID_INTERFACE, &n);
+	tap_ok(e && e->eax == HYPERV_CPUID_SIGNATURE_EAX, "%s: 0x40000001.EAX is \"Hv#1\" (%#x)",
 	       what, e ? e->eax : 0);
 
-	e = find_leaf(c, HVL_CPUID_VENDOR, &n);
-	ok = e && e->eax >= HVL_CPUID_LIMITS && e->ebx == 0x756e694c &&
+	e = find_leaf(c, HYPERV_CPUID_VENDOR_AND_MAX_FUNCTIONS, &n);
+	ok = e && e->eax >= HYPERV_CPUID_IMPLEMENT_LIMITS && e->ebx == 0x756e694c &&
 	     e->ecx == 0x564b2078 && e->edx == 0x7648204d;
 	tap_ok(ok, "%s: 0x40000000: max leaf %#x >= 0x40000005, vendor \"Linux KVM Hv\"",
 	       what, e ? e->eax : 0);
 
-	e = find_leaf(c, HVL_CPUID_ENLIGHTENMENTS, &n);
+	e = find_leaf(c, HYPERV_CPUID_ENLIGHTMENT_INFO, &n);
 	tap_ok(e && e->ebx == HVL_SPIN_RETRIES_DEFAULT &&
-	       (e->eax & HVL_REC_RELAXED_TIMING),
+	       (e->eax & HV_X64_RELAXED_TIMING_RECOMMENDED),
 	       "%s: 0x40000004: EBX spin retries %#x == 0xfff, EAX %#x has relaxed timing",
 	       what, e ? e->ebx : 0, e ? e->eax : 0);
 
-	e = find_leaf(c, HVL_CPUID_FEATURES, &n);
-	tap_ok(e && (e->eax & HVL_FEAT_HYPERCALL) && (e->eax & HVL_FEAT_VP_INDEX),
+	e = find_leaf(c, HYPERV_CPUID_FEATURES, &n);
+	tap_ok(e && (e->eax & HV_MSR_HYPERCALL_AVAILABLE) && (e->eax & HV_MSR_VP_INDEX_AVAILABLE),
 	       "%s: 0x40000003.EAX %#x has the hypercall and VP index bits",
 	       what, e ? e->eax : 0);
 
 	/* Exactly the module's leaves and no feature it does not implement. */
 	if (hv_env == HV_STOCK) {
-		e = find_leaf(c, HVL_CPUID_VENDOR, &n);
+		e = find_leaf(c, HYPERV_CPUID_VENDOR_AND_MAX_FUNCTIONS, &n);
 		tap_skip(INTENTIONAL("in-tree reports max leaf %#x, %u leaves and many more feature bits"),
 			 e ? e->eax : 0, c->nent);
 	} else {
-		const struct kvm_cpuid_entry2 *v = find_leaf(c, HVL_CPUID_VENDOR, &n);
-		const struct kvm_cpuid_entry2 *f = find_leaf(c, HVL_CPUID_FEATURES, &n);
-		const struct kvm_cpuid_entry2 *r4 = find_leaf(c, HVL_CPUID_ENLIGHTENMENTS, &n);
-		const uint32_t known = HVL_FEAT_TIME_REF_COUNT | HVL_FEAT_APIC_ACCESS |
-				       HVL_FEAT_HYPERCALL | HVL_FEAT_VP_INDEX |
-				       HVL_FEAT_REFERENCE_TSC;
+		const struct kvm_cpuid_entry2 *v = find_leaf(c, HYPERV_CPUID_VENDOR_AND_MAX_FUNCTIONS, &n);
+		const struct kvm_cpuid_entry2 *f = find_leaf(c, HYPERV_CPUID_FEATURES, &n);
+		const struct kvm_cpuid_entry2 *r4 = find_leaf(c, HYPERV_CPUID_ENLIGHTMENT_INFO, &n);
+		const uint32_t known = HV_MSR_TIME_REF_COUNT_AVAILABLE | HV_MSR_APIC_ACCESS_AVAILABLE |
+				       HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE |
+				       HV_MSR_REFERENCE_TSC_AVAILABLE;
 
 		ok = v && f && r4 && c->nent == HVL_CPUID_NR_LEAVES &&
-		     v->eax == HVL_CPUID_LIMITS && !(f->eax & ~known) &&
+		     v->eax == HYPERV_CPUID_IMPLEMENT_LIMITS && !(f->eax & ~known) &&
 		     !f->ebx && !f->ecx && !f->edx &&
-		     !(r4->eax & ~(HVL_REC_RELAXED_TIMING | HVL_REC_APIC_ACCESS)) &&
-		     !!(f->eax & HVL_FEAT_APIC_ACCESS) == !!(r4->eax & HVL_REC_APIC_ACCESS);
+		     !(r4->eax & ~(HV_X64_RELAXED_TIMING_RECOMMENDED | HV_X64_APIC_ACCESS_RECOMMENDED)) &&
+		     !!(f->eax & HV_MSR_APIC_ACCESS_AVAILABLE) == !!(r4->eax & HV_X64_APIC_ACCESS_RECOMMENDED);
 		tap_ok(ok, "%s: only the module's leaves (%u, max %#x) and features (0x40000003 %#x/%#x/%#x/%#x, 0x40000004.EAX %#x)",
 		       what, c->nent, v ? v->eax : 0, f ? f->eax : 0,
 		       f ? f->ebx : 0, f ? f->ecx : 0, f ? f->edx : 0,
@@ -325,7 +325,7 @@ static void test_hv_cpuid_forms(void)
 		bool ok = true;
 
 		/* With an in-kernel LAPIC the vCPU form is the system form. */
-		for (fn = HVL_CPUID_FEATURES; fn <= HVL_CPUID_ENLIGHTENMENTS; fn++) {
+		for (fn = HYPERV_CPUID_FEATURES; fn <= HYPERV_CPUID_ENLIGHTMENT_INFO; fn++) {
 			a = find_leaf(sys, fn, &n);
 			b = find_leaf(vc_irq, fn, &n);
 			ok = ok && a && b && a->eax == b->eax && a->ebx == b->ebx;
@@ -334,7 +334,7 @@ static void test_hv_cpuid_forms(void)
 
 		/* Without one it may only drop (LAPIC-dependent) bits. */
 		ok = true;
-		for (fn = HVL_CPUID_FEATURES; fn <= HVL_CPUID_ENLIGHTENMENTS; fn++) {
+		for (fn = HYPERV_CPUID_FEATURES; fn <= HYPERV_CPUID_ENLIGHTMENT_INFO; fn++) {
 			a = find_leaf(sys, fn, &n);
 			b = find_leaf(vc, fn, &n);
 			ok = ok && a && b && !(b->eax & ~a->eax) && !(b->edx & ~a->edx);
@@ -397,7 +397,7 @@ static void test_msr_index_list(void)
 	for (i = 0; i < l->nmsrs; i++) {
 		for (j = i + 1; j < l->nmsrs; j++)
 			dups += l->indices[i] == l->indices[j];
-		if (l->indices[i] >> 8 == HVL_MSR_GUEST_OS_ID >> 8) {
+		if (l->indices[i] >> 8 == HV_X64_MSR_GUEST_OS_ID >> 8) {
 			nhv++;
 			snprintf(hv + strlen(hv), sizeof(hv) - strlen(hv), " %#x",
 				 l->indices[i]);
@@ -410,8 +410,8 @@ static void test_msr_index_list(void)
 	if (hv_env == HV_PLAIN) {
 		tap_ok(nhv == 0, "plain KVM: no Hyper-V MSRs in the list (%u:%s)", nhv, hv);
 	} else {
-		tap_ok(list_has(l, HVL_MSR_GUEST_OS_ID) && list_has(l, HVL_MSR_HYPERCALL) &&
-		       list_has(l, HVL_MSR_VP_INDEX),
+		tap_ok(list_has(l, HV_X64_MSR_GUEST_OS_ID) && list_has(l, HV_X64_MSR_HYPERCALL) &&
+		       list_has(l, HV_X64_MSR_VP_INDEX),
 		       "GUEST_OS_ID, HYPERCALL and VP_INDEX are listed");
 		if (hv_env == HV_STOCK) {
 			tap_skip(INTENTIONAL("in-tree lists %u Hyper-V MSRs"), nhv);
@@ -424,15 +424,15 @@ static void test_msr_index_list(void)
 			 * that saves every listed MSR cannot read EOI at all.
 			 */
 			struct { uint32_t msr, feat; } want[] = {
-				{ HVL_MSR_GUEST_OS_ID, HVL_FEAT_HYPERCALL },
-				{ HVL_MSR_HYPERCALL, HVL_FEAT_HYPERCALL },
-				{ HVL_MSR_VP_INDEX, HVL_FEAT_VP_INDEX },
-				{ HVL_MSR_TIME_REF_COUNT, HVL_FEAT_TIME_REF_COUNT },
-				{ HVL_MSR_REFERENCE_TSC, HVL_FEAT_REFERENCE_TSC },
-				{ HVL_MSR_VP_ASSIST_PAGE, HVL_FEAT_APIC_ACCESS },
-				{ HVL_MSR_EOI, 0 },
-				{ HVL_MSR_ICR, 0 },
-				{ HVL_MSR_TPR, 0 },
+				{ HV_X64_MSR_GUEST_OS_ID, HV_MSR_HYPERCALL_AVAILABLE },
+				{ HV_X64_MSR_HYPERCALL, HV_MSR_HYPERCALL_AVAILABLE },
+				{ HV_X64_MSR_VP_INDEX, HV_MSR_VP_INDEX_AVAILABLE },
+				{ HV_X64_MSR_TIME_REF_COUNT, HV_MSR_TIME_REF_COUNT_AVAILABLE },
+				{ HV_X64_MSR_REFERENCE_TSC, HV_MSR_REFERENCE_TSC_AVAILABLE },
+				{ HV_X64_MSR_VP_ASSIST_PAGE, HV_MSR_APIC_ACCESS_AVAILABLE },
+				{ HV_X64_MSR_EOI, 0 },
+				{ HV_X64_MSR_ICR, 0 },
+				{ HV_X64_MSR_TPR, 0 },
 			};
 			uint32_t nwant = 0;
 			bool ok = true;

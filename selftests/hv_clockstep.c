@@ -41,7 +41,7 @@ static void sample_guest(uint64_t id, uint64_t gpa)
 	struct ref_sample s;
 
 	if (!id)
-		wrmsr(HVL_MSR_REFERENCE_TSC, gpa | HVL_REFTSC_ENABLE);
+		wrmsr(HV_X64_MSR_REFERENCE_TSC, gpa | HV_X64_MSR_TSC_REFERENCE_ENABLE);
 	for (;;) {
 		ref_take_sample(p, &s);
 		GUEST_SYNC(s.seq, s.t1, s.m, s.t2);
@@ -83,7 +83,7 @@ static uint64_t host_ref(struct kvm_vm *vm, struct kvm_vcpu *vcpu,
 	uint64_t m;
 
 	b->lo = vm_clock_ns(vm) / 100;
-	m = vcpu_rdmsr(vcpu, HVL_MSR_TIME_REF_COUNT);
+	m = vcpu_rdmsr(vcpu, HV_X64_MSR_TIME_REF_COUNT);
 	b->hi = vm_clock_ns(vm) / 100;
 	return m;
 }
@@ -103,7 +103,7 @@ static struct kvm_vm *hv_vm(int nr, struct kvm_vcpu **vcpus, uint64_t *gpa,
 		vcpu_set_hv_cpuid(vcpus[i]);
 		vcpu_args_set(vcpus[i], 2, i, *gpa);
 	}
-	vcpu_wrmsr(vcpus[0], HVL_MSR_GUEST_OS_ID, OS_ID);
+	vcpu_wrmsr(vcpus[0], HV_X64_MSR_GUEST_OS_ID, OS_ID);
 	return vm;
 }
 

@@ -162,7 +162,7 @@ static uint64_t gen_op(struct fz *f, int k, uint64_t *s, struct gop *o,
 	o->rax = KVM_HC_UNKNOWN;
 	*evec = 0;
 	if (r < 10 && (f->m.ref_tsc & 1) &&
-	    (f->m.ref_tsc & HVL_PAGE_MASK) == f->m.tsc_gpa &&
+	    (f->m.ref_tsc & HV_HYP_PAGE_MASK) == f->m.tsc_gpa &&
 	    !__atomic_load_n(&f->m.page_stale, __ATOMIC_RELAXED)) {
 		o->kind = K_PAGE;
 		return HVM_TIME;
@@ -562,11 +562,11 @@ static struct fz *round_create(uint64_t *s, uint64_t round, bool threaded)
 	}
 	if (f->m.hv && below(s, 4)) {
 		f->m.os_id = HVM_OS_ID;
-		vcpu_wrmsr(f->vcpu[0], HVL_MSR_GUEST_OS_ID, HVM_OS_ID);
+		vcpu_wrmsr(f->vcpu[0], HV_X64_MSR_GUEST_OS_ID, HVM_OS_ID);
 	}
 	if (f->m.hv && below(s, 2)) {
 		f->m.ref_tsc = f->m.tsc_gpa | 1;
-		vcpu_wrmsr(f->vcpu[0], HVL_MSR_REFERENCE_TSC, f->m.ref_tsc);
+		vcpu_wrmsr(f->vcpu[0], HV_X64_MSR_REFERENCE_TSC, f->m.ref_tsc);
 	}
 	atomic_store(&f->budget, 200 + below(s, 3000));
 	return f;

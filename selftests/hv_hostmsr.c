@@ -72,7 +72,7 @@ static void idle_guest(void)
 
 static void test_no_lapic_zero(void)
 {
-	static const uint32_t msrs[] = { HVL_MSR_EOI, HVL_MSR_ICR, HVL_MSR_TPR };
+	static const uint32_t msrs[] = { HV_X64_MSR_EOI, HV_X64_MSR_ICR, HV_X64_MSR_TPR };
 	static const char *const names[] = { "EOI", "ICR", "TPR" };
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
@@ -84,7 +84,7 @@ static void test_no_lapic_zero(void)
 	vcpu_set_hv_cpuid(vcpu);
 	for (i = 0; i < 3; i++)
 		r[i] = vcpu_set_msr(vcpu, msrs[i], 0);
-	ra = vcpu_set_msr(vcpu, HVL_MSR_VP_ASSIST_PAGE, 0);
+	ra = vcpu_set_msr(vcpu, HV_X64_MSR_VP_ASSIST_PAGE, 0);
 	tap_ok(!r[0] && !r[1] && !r[2],
 	       "no in-kernel LAPIC: host KVM_SET_MSRS of 0 to %s/%s/%s refused (%d %d %d)",
 	       names[0], names[1], names[2], r[0], r[1], r[2]);
@@ -104,8 +104,8 @@ static void icr_guest(void)
 {
 	uint64_t v = 0;
 
-	GUEST_ASSERT_EQ(wrmsr_safe(HVL_MSR_ICR, ICR_VAL), 0);
-	GUEST_ASSERT_EQ(rdmsr_safe(HVL_MSR_ICR, &v), 0);
+	GUEST_ASSERT_EQ(wrmsr_safe(HV_X64_MSR_ICR, ICR_VAL), 0);
+	GUEST_ASSERT_EQ(rdmsr_safe(HV_X64_MSR_ICR, &v), 0);
 	icr_guest_val = v;
 	GUEST_DONE();
 }
@@ -121,7 +121,7 @@ static void test_xapic_icr(void)
 	vm = vm_create(0, VM_IRQCHIP);
 	vcpu = vm_vcpu_add(vm, icr_guest);
 	vcpu_set_hv_cpuid(vcpu);
-	vcpu_wrmsr(vcpu, HVL_MSR_GUEST_OS_ID, OS_ID);
+	vcpu_wrmsr(vcpu, HV_X64_MSR_GUEST_OS_ID, OS_ID);
 	TEST_ASSERT(!(vcpu_rdmsr(vcpu, 0x1b) & (1 << 10)), "xAPIC mode expected");
 	TEST_ASSERT_EQ(vcpu_run(vcpu, NULL), UCALL_DONE);
 	sync_global_from_guest(vm, icr_guest_val);
@@ -129,7 +129,7 @@ static void test_xapic_icr(void)
 	       "xAPIC mode: the guest's ICR MSR reads back %#lx as written (%#llx)",
 	       icr_guest_val, ICR_VAL);
 	host = 0;
-	vcpu_get_msr(vcpu, HVL_MSR_ICR, &host);
+	vcpu_get_msr(vcpu, HV_X64_MSR_ICR, &host);
 	tap_ok(host == ICR_VAL,
 	       "xAPIC mode: the host's KVM_GET_MSRS of ICR reads %#lx (%#llx)",
 	       host, ICR_VAL);

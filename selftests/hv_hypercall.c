@@ -69,7 +69,7 @@ static struct kvm_vm *hv_vm(void *guest_code, struct kvm_vcpu **vcpu,
 
 	vcpu_set_hv_cpuid(*vcpu);
 	if (set_os_id)
-		vcpu_wrmsr(*vcpu, HVL_MSR_GUEST_OS_ID, OS_ID);
+		vcpu_wrmsr(*vcpu, HV_X64_MSR_GUEST_OS_ID, OS_ID);
 	return vm;
 }
 
@@ -103,23 +103,23 @@ static void page_guest(uint64_t gpa)
 	uint8_t vec;
 
 	/* GUEST_OS_ID is 0: the enable is silently dropped. */
-	vec = wrmsr_safe(HVL_MSR_HYPERCALL, gpa | HVL_HYPERCALL_ENABLE);
-	GUEST_SYNC(vec, rdmsr(HVL_MSR_HYPERCALL));
+	vec = wrmsr_safe(HV_X64_MSR_HYPERCALL, gpa | HV_X64_MSR_HYPERCALL_ENABLE);
+	GUEST_SYNC(vec, rdmsr(HV_X64_MSR_HYPERCALL));
 
-	wrmsr(HVL_MSR_GUEST_OS_ID, OS_ID);
-	vec = wrmsr_safe(HVL_MSR_HYPERCALL, gpa | HVL_HYPERCALL_ENABLE);
-	GUEST_SYNC(vec, rdmsr(HVL_MSR_HYPERCALL));
+	wrmsr(HV_X64_MSR_GUEST_OS_ID, OS_ID);
+	vec = wrmsr_safe(HV_X64_MSR_HYPERCALL, gpa | HV_X64_MSR_HYPERCALL_ENABLE);
+	GUEST_SYNC(vec, rdmsr(HV_X64_MSR_HYPERCALL));
 
 	GUEST_SYNC(call_page(gpa, 0x00ff, GARBAGE),
-		   call_page(gpa, HVL_HC_NOTIFY_LONG_SPIN_WAIT, GARBAGE));
+		   call_page(gpa, HVCALL_NOTIFY_LONG_SPIN_WAIT, GARBAGE));
 
 	/* Zeroing GUEST_OS_ID disables the page, keeping its address ... */
-	wrmsr(HVL_MSR_GUEST_OS_ID, 0);
-	GUEST_SYNC(rdmsr(HVL_MSR_HYPERCALL));
+	wrmsr(HV_X64_MSR_GUEST_OS_ID, 0);
+	GUEST_SYNC(rdmsr(HV_X64_MSR_HYPERCALL));
 
 	/* ... and VMMCALL/VMCALL is KVM's own hypercall again. */
 	rax = KVM_HC_UNKNOWN;
-	vec = hv_hcall(HVL_HC_NOTIFY_LONG_SPIN_WAIT, 0, 0, &rax);
+	vec = hv_hcall(HVCALL_NOTIFY_LONG_SPIN_WAIT, 0, 0, &rax);
 	GUEST_SYNC(vec, rax);
 	GUEST_DONE();
 }
@@ -155,7 +155,7 @@ static void test_page(void)
 	       uc.args[0], uc.args[1]);
 
 	TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
-	tap_ok(uc.args[0] == 0 && uc.args[1] == (gpa | HVL_HYPERCALL_ENABLE) &&
+	tap_ok(uc.args[0] == 0 && uc.args[1] == (gpa | HV_X64_MSR_HYPERCALL_ENABLE) &&
 	       !memcmp(page, hc_page_bytes(), HVL_HCPAGE_LEN) &&
 	       all_bytes(page + HVL_HCPAGE_LEN, 0xcc, HVL_PAGE_SIZE - HVL_HCPAGE_LEN),
 	       "with GUEST_OS_ID: MSR %#lx, page holds %s + ret (%02x %02x %02x %02x), rest untouched",
@@ -163,8 +163,8 @@ static void test_page(void)
 	       page[0], page[1], page[2], page[3]);
 
 	TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
-	tap_ok(uc.args[0] == HVL_STATUS_INVALID_HYPERCALL_CODE &&
-	       uc.args[1] == HVL_STATUS_SUCCESS,
+	tap_ok(uc.args[0] == HV_STATUS_INVALID_HYPERCALL_CODE &&
+	       uc.args[1] == HV_STATUS_SUCCESS,
 	       "call through the page reaches the dispatcher: code 0xff -> %#lx, 0x0008 -> %#lx",
 	       uc.args[0], uc.args[1]);
 
@@ -188,7 +188,7 @@ static void kvm_abi_guest(void)
 	uint8_t vec;
 
 	/* RCX would be HvNotifyLongSpinWait (status 0) under Hyper-V. */
-	vec = hv_hcall(HVL_HC_NOTIFY_LONG_SPIN_WAIT, 0, 0, &rax);
+	vec = hv_hcall(HVCALL_NOTIFY_LONG_SPIN_WAIT, 0, 0, &rax);
 	GUEST_SYNC(vec, rax);
 	GUEST_DONE();
 }
@@ -213,7 +213,7 @@ static void test_kvm_abi(void)
 
 	/* No "Hv#1", but the host set GUEST_OS_ID: still not Hyper-V. */
 	vm = vm_create_with_vcpus(1, kvm_abi_guest, &vcpu);
-	r = vcpu_set_msr(vcpu, HVL_MSR_GUEST_OS_ID, OS_ID);
+	r = vcpu_set_msr(vcpu, HV_X64_MSR_GUEST_OS_ID, OS_ID);
 	TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
 	tap_ok(uc.args[0] == 0 && uc.args[1] == (uint64_t)-KVM_ENOSYS,
 	       "no \"Hv#1\", host set GUEST_OS_ID (%d): hypercall is KVM's (RAX %ld)",
@@ -269,7 +269,7 @@ static bool cases_ok(uint64_t from, uint64_t to, uint64_t want, char *why, size_
 
 static void test_abi64(void)
 {
-	const uint64_t spin = HVL_HC_NOTIFY_LONG_SPIN_WAIT;
+	const uint64_t spin = HVCALL_NOTIFY_LONG_SPIN_WAIT;
 	uint64_t idx[10], b;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
@@ -285,14 +285,14 @@ static void test_abi64(void)
 	add_case(0x00ff);
 	add_case(0xfffe);
 	idx[n++] = hc_ncases;
-	add_case(spin | 1ull << HVL_HC_REP_COUNT_SHIFT);
-	add_case(spin | HVL_HC_REP_MASK << HVL_HC_REP_COUNT_SHIFT);
+	add_case(spin | 1ull << HV_HYPERCALL_REP_COMP_OFFSET);
+	add_case(spin | HVL_HC_REP_MASK << HV_HYPERCALL_REP_COMP_OFFSET);
 	idx[n++] = hc_ncases;
-	add_case(spin | 1ull << HVL_HC_REP_START_SHIFT);
-	add_case(spin | HVL_HC_REP_MASK << HVL_HC_REP_START_SHIFT);
+	add_case(spin | 1ull << HV_HYPERCALL_REP_START_OFFSET);
+	add_case(spin | HVL_HC_REP_MASK << HV_HYPERCALL_REP_START_OFFSET);
 	idx[n++] = hc_ncases;
-	add_case(spin | 1ull << HVL_HC_VARHEAD_SHIFT);
-	add_case(spin | HVL_HC_VARHEAD_MASK);
+	add_case(spin | 1ull << HV_HYPERCALL_VARHEAD_OFFSET);
+	add_case(spin | HV_HYPERCALL_VARHEAD_MASK);
 	idx[n++] = hc_ncases;
 	for (b = 27; b <= 31; b++)
 		add_case(spin | 1ull << b);
@@ -305,7 +305,7 @@ static void test_abi64(void)
 	idx[n++] = hc_ncases;
 	add_case(spin);
 	idx[n++] = hc_ncases;
-	add_case(spin | HVL_HC_FAST);
+	add_case(spin | HV_HYPERCALL_FAST_BIT);
 	idx[n++] = hc_ncases;
 
 	vm = hv_vm(cases_guest, &vcpu, true);
@@ -316,23 +316,23 @@ static void test_abi64(void)
 	after = kvm_hypercalls(vm);
 	sync_global_from_guest(vm, hc_cases);
 
-	tap_ok(cases_ok(idx[0], idx[1], HVL_STATUS_INVALID_HYPERCALL_CODE, why, sizeof(why)),
+	tap_ok(cases_ok(idx[0], idx[1], HV_STATUS_INVALID_HYPERCALL_CODE, why, sizeof(why)),
 	       "unknown call codes 0x00ff, 0xfffe -> HV_STATUS_INVALID_HYPERCALL_CODE (%s)", why);
-	tap_ok(cases_ok(idx[1], idx[2], HVL_STATUS_INVALID_HYPERCALL_INPUT, why, sizeof(why)),
+	tap_ok(cases_ok(idx[1], idx[2], HV_STATUS_INVALID_HYPERCALL_INPUT, why, sizeof(why)),
 	       "HvNotifyLongSpinWait with a rep count -> INVALID_HYPERCALL_INPUT (%s)", why);
-	tap_ok(cases_ok(idx[2], idx[3], HVL_STATUS_INVALID_HYPERCALL_INPUT, why, sizeof(why)),
+	tap_ok(cases_ok(idx[2], idx[3], HV_STATUS_INVALID_HYPERCALL_INPUT, why, sizeof(why)),
 	       "HvNotifyLongSpinWait with a rep start -> INVALID_HYPERCALL_INPUT (%s)", why);
-	tap_ok(cases_ok(idx[3], idx[4], HVL_STATUS_INVALID_HYPERCALL_INPUT, why, sizeof(why)),
+	tap_ok(cases_ok(idx[3], idx[4], HV_STATUS_INVALID_HYPERCALL_INPUT, why, sizeof(why)),
 	       "HvNotifyLongSpinWait with a variable header size -> INVALID_HYPERCALL_INPUT (%s)", why);
-	tap_ok(cases_ok(idx[4], idx[5], HVL_STATUS_INVALID_HYPERCALL_INPUT, why, sizeof(why)),
+	tap_ok(cases_ok(idx[4], idx[5], HV_STATUS_INVALID_HYPERCALL_INPUT, why, sizeof(why)),
 	       "each reserved bit 31:27 -> INVALID_HYPERCALL_INPUT (%s)", why);
-	tap_ok(cases_ok(idx[5], idx[6], HVL_STATUS_INVALID_HYPERCALL_INPUT, why, sizeof(why)),
+	tap_ok(cases_ok(idx[5], idx[6], HV_STATUS_INVALID_HYPERCALL_INPUT, why, sizeof(why)),
 	       "each reserved bit 47:44 -> INVALID_HYPERCALL_INPUT (%s)", why);
-	tap_ok(cases_ok(idx[6], idx[7], HVL_STATUS_INVALID_HYPERCALL_INPUT, why, sizeof(why)),
+	tap_ok(cases_ok(idx[6], idx[7], HV_STATUS_INVALID_HYPERCALL_INPUT, why, sizeof(why)),
 	       "each reserved bit 63:60 -> INVALID_HYPERCALL_INPUT (%s)", why);
-	tap_ok(cases_ok(idx[7], idx[8], HVL_STATUS_SUCCESS, why, sizeof(why)),
+	tap_ok(cases_ok(idx[7], idx[8], HV_STATUS_SUCCESS, why, sizeof(why)),
 	       "HvNotifyLongSpinWait -> SUCCESS, whole RAX 0: no reps completed (%s)", why);
-	tap_ok(cases_ok(idx[8], idx[9], HVL_STATUS_SUCCESS, why, sizeof(why)),
+	tap_ok(cases_ok(idx[8], idx[9], HV_STATUS_SUCCESS, why, sizeof(why)),
 	       "HvNotifyLongSpinWait as a fast call -> SUCCESS (%s)", why);
 	if (before < 0 || after < 0)
 		tap_skip("no KVM debugfs statistics (%ld %ld)", before, after);
@@ -377,7 +377,7 @@ static void run_spin(uint32_t spin, int64_t feat, bool enforce, uint64_t rcx1,
 	if (enforce)
 		TEST_ASSERT(!vcpu_enable_cap(vcpu, KVM_CAP_HYPERV_ENFORCE_CPUID, 1),
 			    "KVM_ENABLE_CAP(KVM_CAP_HYPERV_ENFORCE_CPUID)");
-	vcpu_wrmsr(vcpu, HVL_MSR_GUEST_OS_ID, OS_ID);
+	vcpu_wrmsr(vcpu, HV_X64_MSR_GUEST_OS_ID, OS_ID);
 	vcpu_args_set(vcpu, 3, 0ul, rcx1, rcx2);
 	TEST_ASSERT_EQ(vcpu_run(vcpu, uc), UCALL_SYNC);
 	vm_free(vm);
@@ -385,41 +385,41 @@ static void run_spin(uint32_t spin, int64_t feat, bool enforce, uint64_t rcx1,
 
 static void test_enforce(void)
 {
-	const uint64_t spin = HVL_HC_NOTIFY_LONG_SPIN_WAIT;
-	const uint64_t rep = spin | 1ull << HVL_HC_REP_COUNT_SHIFT;
+	const uint64_t spin = HVCALL_NOTIFY_LONG_SPIN_WAIT;
+	const uint64_t rep = spin | 1ull << HV_HYPERCALL_REP_COMP_OFFSET;
 	struct ucall uc;
 
 	if (hv_env == HV_PLAIN)
 		test_skip(NO_MODULE);
 	run_spin(HVL_SPIN_RETRIES_NEVER, -1, true, spin, spin, &uc);
-	tap_ok(!uc.args[0] && uc.args[1] == HVL_STATUS_ACCESS_DENIED,
+	tap_ok(!uc.args[0] && uc.args[1] == HV_STATUS_ACCESS_DENIED,
 	       "enforced, 0x40000004.EBX 0xffffffff (never notify): HvNotifyLongSpinWait -> ACCESS_DENIED (%#lx)",
 	       uc.args[1]);
 
 	run_spin(0, -1, true, spin, rep, &uc);
-	tap_ok(!uc.args[0] && uc.args[1] == HVL_STATUS_ACCESS_DENIED,
+	tap_ok(!uc.args[0] && uc.args[1] == HV_STATUS_ACCESS_DENIED,
 	       "enforced, 0x40000004.EBX 0: HvNotifyLongSpinWait -> ACCESS_DENIED (%#lx)",
 	       uc.args[1]);
-	tap_ok(!uc.args[2] && uc.args[3] == HVL_STATUS_ACCESS_DENIED,
+	tap_ok(!uc.args[2] && uc.args[3] == HV_STATUS_ACCESS_DENIED,
 	       "enforced, EBX 0: access is checked before the input (rep count -> %#lx)",
 	       uc.args[3]);
 
 	run_spin(0x1fff, -1, true, rep, spin, &uc);
-	tap_ok(!uc.args[0] && uc.args[1] == HVL_STATUS_INVALID_HYPERCALL_INPUT &&
-	       !uc.args[2] && uc.args[3] == HVL_STATUS_SUCCESS,
+	tap_ok(!uc.args[0] && uc.args[1] == HV_STATUS_INVALID_HYPERCALL_INPUT &&
+	       !uc.args[2] && uc.args[3] == HV_STATUS_SUCCESS,
 	       "enforced, 0x40000004.EBX 0x1fff: rep count -> %#lx, plain call -> SUCCESS (%#lx)",
 	       uc.args[1], uc.args[3]);
 
-	run_spin(0, -1, false, spin, spin | HVL_HC_FAST, &uc);
-	tap_ok(!uc.args[0] && uc.args[1] == HVL_STATUS_SUCCESS &&
-	       !uc.args[2] && uc.args[3] == HVL_STATUS_SUCCESS,
+	run_spin(0, -1, false, spin, spin | HV_HYPERCALL_FAST_BIT, &uc);
+	tap_ok(!uc.args[0] && uc.args[1] == HV_STATUS_SUCCESS &&
+	       !uc.args[2] && uc.args[3] == HV_STATUS_SUCCESS,
 	       "not enforced, 0x40000004.EBX 0: HvNotifyLongSpinWait -> SUCCESS (%#lx, fast %#lx)",
 	       uc.args[1], uc.args[3]);
 
 	/* The 0x40000003.EAX hypercall bit gates the MSRs, not the calls. */
 	run_spin(HVL_SPIN_RETRIES_DEFAULT, 0, true, 0x00ff, spin, &uc);
-	tap_ok(!uc.args[0] && uc.args[1] == HVL_STATUS_INVALID_HYPERCALL_CODE &&
-	       !uc.args[2] && uc.args[3] == HVL_STATUS_SUCCESS,
+	tap_ok(!uc.args[0] && uc.args[1] == HV_STATUS_INVALID_HYPERCALL_CODE &&
+	       !uc.args[2] && uc.args[3] == HV_STATUS_SUCCESS,
 	       "enforced, 0x40000003.EAX 0, GUEST_OS_ID set by the host: hypercalls still dispatched (%#lx, %#lx)",
 	       uc.args[1], uc.args[3]);
 }
@@ -443,12 +443,12 @@ static uint64_t user_hypercall(uint64_t amd)
 	if (amd)
 		asm volatile("leaq 1f(%%rip), %[ip]\n1: vmmcall"
 			     : [ip] "=&r"(ip), "+a"(rax)
-			     : "c"((uint64_t)HVL_HC_NOTIFY_LONG_SPIN_WAIT), "d"(0ul), "r"(r8)
+			     : "c"((uint64_t)HVCALL_NOTIFY_LONG_SPIN_WAIT), "d"(0ul), "r"(r8)
 			     : "memory");
 	else
 		asm volatile("leaq 1f(%%rip), %[ip]\n1: vmcall"
 			     : [ip] "=&r"(ip), "+a"(rax)
-			     : "c"((uint64_t)HVL_HC_NOTIFY_LONG_SPIN_WAIT), "d"(0ul), "r"(r8)
+			     : "c"((uint64_t)HVCALL_NOTIFY_LONG_SPIN_WAIT), "d"(0ul), "r"(r8)
 			     : "memory");
 	user_rip = ip;
 	user_rax = rax;
@@ -548,7 +548,7 @@ static void test_real_mode(void)
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = RM_CODE;
 	regs.rsp = RM_STACK;
-	regs.rax = HVL_HC_NOTIFY_LONG_SPIN_WAIT;	/* EDX:EAX, were it a call */
+	regs.rax = HVCALL_NOTIFY_LONG_SPIN_WAIT;	/* EDX:EAX, were it a call */
 	regs.rflags = X86_EFLAGS_FIXED;
 	vcpu_regs_set(vcpu, &regs);
 
@@ -640,14 +640,14 @@ static void test_pm32(void)
 	vm = hv_vm(NULL, &vcpu, true);
 
 	r = run_pm32(vcpu, 0x00ff, &ok, buf, sizeof(buf));
-	tap_ok(ok && r == HVL_STATUS_INVALID_HYPERCALL_CODE,
+	tap_ok(ok && r == HV_STATUS_INVALID_HYPERCALL_CODE,
 	       "32-bit: EDX:EAX 0:0xff -> EDX:EAX %#lx, skipped once (%s)", r, buf);
-	r = run_pm32(vcpu, HVL_HC_NOTIFY_LONG_SPIN_WAIT | 1ull << HVL_HC_REP_COUNT_SHIFT,
+	r = run_pm32(vcpu, HVCALL_NOTIFY_LONG_SPIN_WAIT | 1ull << HV_HYPERCALL_REP_COMP_OFFSET,
 		     &ok, buf, sizeof(buf));
-	tap_ok(ok && r == HVL_STATUS_INVALID_HYPERCALL_INPUT,
+	tap_ok(ok && r == HV_STATUS_INVALID_HYPERCALL_INPUT,
 	       "32-bit: EDX:EAX 1:0x8 (rep count in EDX) -> %#lx (%s)", r, buf);
-	r = run_pm32(vcpu, HVL_HC_NOTIFY_LONG_SPIN_WAIT, &ok, buf, sizeof(buf));
-	tap_ok(ok && r == HVL_STATUS_SUCCESS,
+	r = run_pm32(vcpu, HVCALL_NOTIFY_LONG_SPIN_WAIT, &ok, buf, sizeof(buf));
+	tap_ok(ok && r == HV_STATUS_SUCCESS,
 	       "32-bit: EDX:EAX 0:0x8 -> %#lx, skipped once (%s)", r, buf);
 	vm_free(vm);
 }
@@ -662,12 +662,12 @@ static void plain_guest(void)
 	int i;
 
 	for (i = 0; i < LOOPS; i++) {
-		GUEST_ASSERT_EQ(rdmsr_safe(HVL_MSR_GUEST_OS_ID, &val), GP_VECTOR);
-		GUEST_ASSERT_EQ(wrmsr_safe(HVL_MSR_GUEST_OS_ID, OS_ID), GP_VECTOR);
-		GUEST_ASSERT_EQ(rdmsr_safe(HVL_MSR_HYPERCALL, &val), GP_VECTOR);
-		GUEST_ASSERT_EQ(rdmsr_safe(HVL_MSR_VP_INDEX, &val), GP_VECTOR);
+		GUEST_ASSERT_EQ(rdmsr_safe(HV_X64_MSR_GUEST_OS_ID, &val), GP_VECTOR);
+		GUEST_ASSERT_EQ(wrmsr_safe(HV_X64_MSR_GUEST_OS_ID, OS_ID), GP_VECTOR);
+		GUEST_ASSERT_EQ(rdmsr_safe(HV_X64_MSR_HYPERCALL, &val), GP_VECTOR);
+		GUEST_ASSERT_EQ(rdmsr_safe(HV_X64_MSR_VP_INDEX, &val), GP_VECTOR);
 		rax = KVM_HC_UNKNOWN;
-		GUEST_ASSERT_EQ(hv_hcall(HVL_HC_NOTIFY_LONG_SPIN_WAIT, 0, 0, &rax), 0);
+		GUEST_ASSERT_EQ(hv_hcall(HVCALL_NOTIFY_LONG_SPIN_WAIT, 0, 0, &rax), 0);
 		GUEST_ASSERT_EQ(rax, (uint64_t)-KVM_ENOSYS);
 	}
 	GUEST_DONE();
@@ -679,10 +679,10 @@ static void busy_hv_guest(void)
 	int i;
 
 	for (i = 0; i < LOOPS; i++) {
-		GUEST_ASSERT_EQ(rdmsr(HVL_MSR_GUEST_OS_ID), OS_ID);
+		GUEST_ASSERT_EQ(rdmsr(HV_X64_MSR_GUEST_OS_ID), OS_ID);
 		rax = GARBAGE;
-		GUEST_ASSERT_EQ(hv_hcall(HVL_HC_NOTIFY_LONG_SPIN_WAIT, 0, 0, &rax), 0);
-		GUEST_ASSERT_EQ(rax, HVL_STATUS_SUCCESS);
+		GUEST_ASSERT_EQ(hv_hcall(HVCALL_NOTIFY_LONG_SPIN_WAIT, 0, 0, &rax), 0);
+		GUEST_ASSERT_EQ(rax, HV_STATUS_SUCCESS);
 	}
 	GUEST_DONE();
 }
@@ -756,23 +756,23 @@ static void counters_guest(uint64_t id, uint64_t gpa)
 
 	(void)id;
 	GUEST_SYNC(0);
-	wrmsr(HVL_MSR_GUEST_OS_ID, OS_ID);
+	wrmsr(HV_X64_MSR_GUEST_OS_ID, OS_ID);
 	GUEST_SYNC(1);
 
-	rdmsr(HVL_MSR_GUEST_OS_ID);
-	rdmsr(HVL_MSR_HYPERCALL);
-	rdmsr(HVL_MSR_VP_INDEX);
-	wrmsr(HVL_MSR_HYPERCALL, gpa | HVL_HYPERCALL_ENABLE);
-	GUEST_ASSERT_EQ(wrmsr_safe(HVL_MSR_VP_INDEX, 1), GP_VECTOR);
+	rdmsr(HV_X64_MSR_GUEST_OS_ID);
+	rdmsr(HV_X64_MSR_HYPERCALL);
+	rdmsr(HV_X64_MSR_VP_INDEX);
+	wrmsr(HV_X64_MSR_HYPERCALL, gpa | HV_X64_MSR_HYPERCALL_ENABLE);
+	GUEST_ASSERT_EQ(wrmsr_safe(HV_X64_MSR_VP_INDEX, 1), GP_VECTOR);
 	GUEST_ASSERT_EQ(rdmsr_safe(0x400000ff, &val), GP_VECTOR);	/* not ours */
 	GUEST_SYNC(2);
 
-	GUEST_ASSERT_EQ(call_page(gpa, HVL_HC_NOTIFY_LONG_SPIN_WAIT, 0), 0);
-	GUEST_ASSERT_EQ(call_page(gpa, HVL_HC_NOTIFY_LONG_SPIN_WAIT, 0), 0);
-	GUEST_ASSERT_EQ(call_page(gpa, 0x00ff, 0), HVL_STATUS_INVALID_HYPERCALL_CODE);
+	GUEST_ASSERT_EQ(call_page(gpa, HVCALL_NOTIFY_LONG_SPIN_WAIT, 0), 0);
+	GUEST_ASSERT_EQ(call_page(gpa, HVCALL_NOTIFY_LONG_SPIN_WAIT, 0), 0);
+	GUEST_ASSERT_EQ(call_page(gpa, 0x00ff, 0), HV_STATUS_INVALID_HYPERCALL_CODE);
 	rax = 0;
-	GUEST_ASSERT_EQ(hv_hcall(HVL_HC_NOTIFY_LONG_SPIN_WAIT | 1ull << 32, 0, 0, &rax), 0);
-	GUEST_ASSERT_EQ(rax, HVL_STATUS_INVALID_HYPERCALL_INPUT);
+	GUEST_ASSERT_EQ(hv_hcall(HVCALL_NOTIFY_LONG_SPIN_WAIT | 1ull << 32, 0, 0, &rax), 0);
+	GUEST_ASSERT_EQ(rax, HV_STATUS_INVALID_HYPERCALL_INPUT);
 	GUEST_SYNC(3);
 	GUEST_DONE();
 }
@@ -809,7 +809,7 @@ static void test_counters(void)
 	ok = read_counters(vm, c1);
 	tap_ok(ok && c1[C_RD] - c0[C_RD] == 3 &&
 	       c1[C_WR] - c0[C_WR] == 2 && c1[C_GP] - c0[C_GP] == 1 &&
-	       c1[C_HC] == (gpa | HVL_HYPERCALL_ENABLE),
+	       c1[C_HC] == (gpa | HV_X64_MSR_HYPERCALL_ENABLE),
 	       "3 reads, 2 writes, 1 refused write: msr_reads +%lu, msr_writes +%lu, msr_gp +%lu, hypercall %#lx",
 	       c1[C_RD] - c0[C_RD], c1[C_WR] - c0[C_WR], c1[C_GP] - c0[C_GP], c1[C_HC]);
 
@@ -826,7 +826,7 @@ static void test_counters(void)
 	       "the VM without Hyper-V has no hvenlight state (no debugfs file)");
 
 	/* Per-vCPU state, as a VMM restores it after a migration. */
-	TEST_ASSERT_EQ(vcpu_set_msr(vcpu, HVL_MSR_VP_INDEX, 7), 1);
+	TEST_ASSERT_EQ(vcpu_set_msr(vcpu, HV_X64_MSR_VP_INDEX, 7), 1);
 	ok = vm_debugfs_read(vm, "hvenlight", "vcpu0_vp_index", &vp) &&
 	     vm_debugfs_read(vm, "hvenlight", "vcpu0_vp_assist", &assist);
 	tap_ok(ok && vp == 7 && !assist,

@@ -33,7 +33,7 @@
 #define OS_ID2		0x0001040a00003839ull	/* Windows-style */
 
 static const char *const msr_names[] = { "GUEST_OS_ID", "HYPERCALL", "VP_INDEX" };
-static const uint32_t msrs[] = { HVL_MSR_GUEST_OS_ID, HVL_MSR_HYPERCALL, HVL_MSR_VP_INDEX };
+static const uint32_t msrs[] = { HV_X64_MSR_GUEST_OS_ID, HV_X64_MSR_HYPERCALL, HV_X64_MSR_VP_INDEX };
 
 struct probe {
 	uint64_t wval;		/* in: what to write */
@@ -135,7 +135,7 @@ static void test_non_hv_guest(void)
 	TEST_ASSERT(e && e->ebx == 0x4b4d564b, "KVM's signature at 0x40000000");
 	e = vcpu_cpuid_entry(vcpus[0], 0x40000001, 0);
 	TEST_ASSERT(e, "KVM's feature leaf at 0x40000001");
-	e->eax = HVL_SIGNATURE_HV1;
+	e->eax = HYPERV_CPUID_SIGNATURE_EAX;
 	vcpu_set_cpuid(vcpus[0]);
 	probe_defaults(p, 0);
 	run_probe(vcpus[0], p);
@@ -207,12 +207,12 @@ static void test_enforce(void)
 	for (i = 0; i < 2; i++)
 		ok = ok && vcpu_set_msr(vcpu, msrs[i], 0) == 1 &&
 		     vcpu_get_msr(vcpu, msrs[i], &val) == 1;
-	ok = ok && vcpu_get_msr(vcpu, HVL_MSR_VP_INDEX, &val) == 1 && val == 0;
+	ok = ok && vcpu_get_msr(vcpu, HV_X64_MSR_VP_INDEX, &val) == 1 && val == 0;
 	tap_ok(ok, "enforced, 0x40000003.EAX 0: host KVM_GET/SET_MSRS still work");
 	vm_free(vm);
 
 	/* Only the hypercall bit: GUEST_OS_ID and HYPERCALL, not VP_INDEX. */
-	vm = hv_vm_feat(HVL_FEAT_HYPERCALL, true, &vcpu);
+	vm = hv_vm_feat(HV_MSR_HYPERCALL_AVAILABLE, true, &vcpu);
 	probe_defaults(p, 0);
 	run_probe(vcpu, p);
 	tap_ok(!p[0].rvec && !p[0].wvec && !p[1].rvec && !p[1].wvec &&
@@ -222,7 +222,7 @@ static void test_enforce(void)
 	vm_free(vm);
 
 	/* Only the VP index bit: the reverse. */
-	vm = hv_vm_feat(HVL_FEAT_VP_INDEX, true, &vcpu);
+	vm = hv_vm_feat(HV_MSR_VP_INDEX_AVAILABLE, true, &vcpu);
 	probe_defaults(p, 0);
 	run_probe(vcpu, p);
 	tap_ok(p[0].rvec == GP_VECTOR && p[0].wvec == GP_VECTOR &&
@@ -233,12 +233,12 @@ static void test_enforce(void)
 	vm_free(vm);
 
 	/* Both bits: everything the guest may do works. */
-	vm = hv_vm_feat(HVL_FEAT_HYPERCALL | HVL_FEAT_VP_INDEX, true, &vcpu);
+	vm = hv_vm_feat(HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE, true, &vcpu);
 	probe_defaults(p, 0);
 	run_probe(vcpu, p);
 	tap_ok(!p[0].rvec && !p[0].wvec && !p[1].rvec && !p[1].wvec &&
 	       !p[2].rvec && p[2].wvec == GP_VECTOR &&
-	       vcpu_rdmsr(vcpu, HVL_MSR_GUEST_OS_ID) == OS_ID,
+	       vcpu_rdmsr(vcpu, HV_X64_MSR_GUEST_OS_ID) == OS_ID,
 	       "enforced, both bits: GUEST_OS_ID and HYPERCALL read/write, VP_INDEX read (%u %u %u %u %u)",
 	       p[0].rvec, p[0].wvec, p[1].rvec, p[1].wvec, p[2].rvec);
 	vm_free(vm);
@@ -273,10 +273,10 @@ static void vp_guest(uint64_t id)
 	uint64_t v;
 	uint8_t rv, wv;
 
-	rv = rdmsr_safe(HVL_MSR_VP_INDEX, &v);
-	wv = wrmsr_safe(HVL_MSR_VP_INDEX, id + 100);
+	rv = rdmsr_safe(HV_X64_MSR_VP_INDEX, &v);
+	wv = wrmsr_safe(HV_X64_MSR_VP_INDEX, id + 100);
 	GUEST_SYNC(rv, v, wv);
-	rv = rdmsr_safe(HVL_MSR_VP_INDEX, &v);
+	rv = rdmsr_safe(HV_X64_MSR_VP_INDEX, &v);
 	GUEST_SYNC(rv, v);
 	GUEST_DONE();
 }
@@ -312,19 +312,19 @@ static void test_vp_index(void)
 	tap_ok(gp, "guest wrmsr VP_INDEX -> #GP on every vCPU");
 
 	/* Refused host writes leave the index alone. */
-	r = vcpu_set_msr(vcpus[2], HVL_MSR_VP_INDEX, max);
-	tap_ok(r == 0 && vcpu_rdmsr(vcpus[2], HVL_MSR_VP_INDEX) == 2,
+	r = vcpu_set_msr(vcpus[2], HV_X64_MSR_VP_INDEX, max);
+	tap_ok(r == 0 && vcpu_rdmsr(vcpus[2], HV_X64_MSR_VP_INDEX) == 2,
 	       "host VP_INDEX = %lu (0x40000005.EAX, KVM_MAX_VCPUS) is refused (%d)", max, r);
-	r = vcpu_set_msr(vcpus[2], HVL_MSR_VP_INDEX, 0xffffffffull);
-	tap_ok(r == 0 && vcpu_rdmsr(vcpus[2], HVL_MSR_VP_INDEX) == 2,
+	r = vcpu_set_msr(vcpus[2], HV_X64_MSR_VP_INDEX, 0xffffffffull);
+	tap_ok(r == 0 && vcpu_rdmsr(vcpus[2], HV_X64_MSR_VP_INDEX) == 2,
 	       "host VP_INDEX = 0xffffffff is refused (%d)", r);
-	r = vcpu_set_msr(vcpus[2], HVL_MSR_VP_INDEX, (1ull << 32) | 3);
-	val = vcpu_rdmsr(vcpus[2], HVL_MSR_VP_INDEX);
+	r = vcpu_set_msr(vcpus[2], HV_X64_MSR_VP_INDEX, (1ull << 32) | 3);
+	val = vcpu_rdmsr(vcpus[2], HV_X64_MSR_VP_INDEX);
 	if (hv_env == HV_STOCK) {
 		tap_skip(INTENTIONAL("in-tree truncates VP_INDEX to u32 (set %d, now %lu)"),
 			 r, val);
 		if (val != 2)
-			vcpu_wrmsr(vcpus[2], HVL_MSR_VP_INDEX, 2);
+			vcpu_wrmsr(vcpus[2], HV_X64_MSR_VP_INDEX, 2);
 	} else {
 		tap_ok(r == 0 && val == 2,
 		       "host VP_INDEX = 0x100000003 (upper bits set) is refused (%d, now %lu)",
@@ -332,9 +332,9 @@ static void test_vp_index(void)
 	}
 
 	/* Host sets 7: it reads back exactly and the guest sees it. */
-	r = vcpu_set_msr(vcpus[2], HVL_MSR_VP_INDEX, 7);
-	tap_ok(r == 1 && vcpu_rdmsr(vcpus[2], HVL_MSR_VP_INDEX) == 7 &&
-	       vcpu_rdmsr(vcpus[1], HVL_MSR_VP_INDEX) == 1,
+	r = vcpu_set_msr(vcpus[2], HV_X64_MSR_VP_INDEX, 7);
+	tap_ok(r == 1 && vcpu_rdmsr(vcpus[2], HV_X64_MSR_VP_INDEX) == 7 &&
+	       vcpu_rdmsr(vcpus[1], HV_X64_MSR_VP_INDEX) == 1,
 	       "host VP_INDEX = 7 on vCPU 2 (%d) reads back 7; vCPU 1 still 1", r);
 	ok = true;
 	for (i = 0; i < NR_VP; i++) {
@@ -353,16 +353,16 @@ static void rsvd_guest(uint64_t gpa)
 	uint64_t v1, v2, v3;
 	uint8_t e1, e2, e3, ok;
 
-	wrmsr(HVL_MSR_GUEST_OS_ID, OS_ID);
-	e1 = wrmsr_safe(HVL_MSR_HYPERCALL, gpa | HVL_HYPERCALL_ENABLE | (1 << 2));
-	v1 = rdmsr(HVL_MSR_HYPERCALL);
-	e2 = wrmsr_safe(HVL_MSR_HYPERCALL, gpa | HVL_HYPERCALL_ENABLE | (1 << 11));
-	v2 = rdmsr(HVL_MSR_HYPERCALL);
-	e3 = wrmsr_safe(HVL_MSR_HYPERCALL, gpa | HVL_HYPERCALL_RSVD);
-	v3 = rdmsr(HVL_MSR_HYPERCALL);
-	ok = wrmsr_safe(HVL_MSR_HYPERCALL, gpa | HVL_HYPERCALL_ENABLE);
+	wrmsr(HV_X64_MSR_GUEST_OS_ID, OS_ID);
+	e1 = wrmsr_safe(HV_X64_MSR_HYPERCALL, gpa | HV_X64_MSR_HYPERCALL_ENABLE | (1 << 2));
+	v1 = rdmsr(HV_X64_MSR_HYPERCALL);
+	e2 = wrmsr_safe(HV_X64_MSR_HYPERCALL, gpa | HV_X64_MSR_HYPERCALL_ENABLE | (1 << 11));
+	v2 = rdmsr(HV_X64_MSR_HYPERCALL);
+	e3 = wrmsr_safe(HV_X64_MSR_HYPERCALL, gpa | HVL_HYPERCALL_RSVD);
+	v3 = rdmsr(HV_X64_MSR_HYPERCALL);
+	ok = wrmsr_safe(HV_X64_MSR_HYPERCALL, gpa | HV_X64_MSR_HYPERCALL_ENABLE);
 	GUEST_SYNC(e1 | e2 << 8 | e3 << 16 | (uint64_t)ok << 24, v1, v2, v3,
-		   rdmsr(HVL_MSR_HYPERCALL));
+		   rdmsr(HV_X64_MSR_HYPERCALL));
 	GUEST_DONE();
 }
 
@@ -388,16 +388,16 @@ static void test_hypercall_rsvd(void)
 	else
 		tap_ok(vecs == (GP_VECTOR | GP_VECTOR << 8 | GP_VECTOR << 16) &&
 		       !uc.args[1] && !uc.args[2] && !uc.args[3] &&
-		       uc.args[4] == (gpa | HVL_HYPERCALL_ENABLE),
+		       uc.args[4] == (gpa | HV_X64_MSR_HYPERCALL_ENABLE),
 		       "guest HYPERCALL with bit 2, bit 11, bits 11:2 -> #GP, MSR unchanged (vectors %#lx, %#lx); then a clean enable works (%#lx)",
 		       vecs, uc.args[1], uc.args[4]);
 
-	r = vcpu_set_msr(vcpu, HVL_MSR_HYPERCALL, gpa | HVL_HYPERCALL_ENABLE | (1 << 5));
-	val = vcpu_rdmsr(vcpu, HVL_MSR_HYPERCALL);
+	r = vcpu_set_msr(vcpu, HV_X64_MSR_HYPERCALL, gpa | HV_X64_MSR_HYPERCALL_ENABLE | (1 << 5));
+	val = vcpu_rdmsr(vcpu, HV_X64_MSR_HYPERCALL);
 	if (hv_env == HV_STOCK)
 		tap_skip(INTENTIONAL("in-tree host write with bit 5 set: %d, MSR %#lx"), r, val);
 	else
-		tap_ok(r == 0 && val == (gpa | HVL_HYPERCALL_ENABLE),
+		tap_ok(r == 0 && val == (gpa | HV_X64_MSR_HYPERCALL_ENABLE),
 		       "host HYPERCALL with bit 5 set is refused (%d), MSR unchanged (%#lx)",
 		       r, val);
 	vm_free(vm);
@@ -420,11 +420,11 @@ static uint64_t migrated_rax;
 
 static void migrated_guest(uint64_t page)
 {
-	uint64_t rax = 0xdead, rcx = HVL_HC_NOTIFY_LONG_SPIN_WAIT, rdx = 0;
+	uint64_t rax = 0xdead, rcx = HVCALL_NOTIFY_LONG_SPIN_WAIT, rdx = 0;
 	register uint64_t r8 asm("r8") = 0;
 
-	GUEST_SYNC(rdmsr(HVL_MSR_GUEST_OS_ID), rdmsr(HVL_MSR_HYPERCALL),
-		   rdmsr(HVL_MSR_VP_INDEX));
+	GUEST_SYNC(rdmsr(HV_X64_MSR_GUEST_OS_ID), rdmsr(HV_X64_MSR_HYPERCALL),
+		   rdmsr(HV_X64_MSR_VP_INDEX));
 	asm volatile("call *%[page]"
 		     : "+a"(rax), "+c"(rcx), "+d"(rdx), "+r"(r8)
 		     : [page] "r"(page)
@@ -452,23 +452,23 @@ static void test_roundtrip(void)
 	memset(page, 0xcc, HVL_PAGE_SIZE);
 
 	/* A fresh VM reads its reset values. */
-	ok = vcpu_get_msr(vcpu, HVL_MSR_GUEST_OS_ID, &st[0]) == 1 && !st[0] &&
-	     vcpu_get_msr(vcpu, HVL_MSR_HYPERCALL, &st[1]) == 1 && !st[1] &&
-	     vcpu_get_msr(vcpu, HVL_MSR_VP_INDEX, &st[2]) == 1 && !st[2];
+	ok = vcpu_get_msr(vcpu, HV_X64_MSR_GUEST_OS_ID, &st[0]) == 1 && !st[0] &&
+	     vcpu_get_msr(vcpu, HV_X64_MSR_HYPERCALL, &st[1]) == 1 && !st[1] &&
+	     vcpu_get_msr(vcpu, HV_X64_MSR_VP_INDEX, &st[2]) == 1 && !st[2];
 	tap_ok(ok, "fresh VM: GUEST_OS_ID %#lx, HYPERCALL %#lx, VP_INDEX %lu",
 	       st[0], st[1], st[2]);
 
 	/* Negative first: enabling the page before GUEST_OS_ID is dropped. */
-	r = vcpu_set_msr(vcpu, HVL_MSR_HYPERCALL, gpa | HVL_HYPERCALL_ENABLE);
-	val = vcpu_rdmsr(vcpu, HVL_MSR_HYPERCALL);
+	r = vcpu_set_msr(vcpu, HV_X64_MSR_HYPERCALL, gpa | HV_X64_MSR_HYPERCALL_ENABLE);
+	val = vcpu_rdmsr(vcpu, HV_X64_MSR_HYPERCALL);
 	tap_ok(r == 1 && val == 0 && page[0] == 0xcc,
 	       "host HYPERCALL enable before GUEST_OS_ID: accepted (%d), dropped (%#lx), page untouched (%#x)",
 	       r, val, page[0]);
 
 	/* (f) A page outside guest memory: refused, nothing changes. */
-	vcpu_wrmsr(vcpu, HVL_MSR_GUEST_OS_ID, OS_ID);
-	r = vcpu_set_msr(vcpu, HVL_MSR_HYPERCALL, vm->mem_size | HVL_HYPERCALL_ENABLE);
-	val = vcpu_rdmsr(vcpu, HVL_MSR_HYPERCALL);
+	vcpu_wrmsr(vcpu, HV_X64_MSR_GUEST_OS_ID, OS_ID);
+	r = vcpu_set_msr(vcpu, HV_X64_MSR_HYPERCALL, vm->mem_size | HV_X64_MSR_HYPERCALL_ENABLE);
+	val = vcpu_rdmsr(vcpu, HV_X64_MSR_HYPERCALL);
 	tap_ok(r == 0 && val == 0,
 	       "host HYPERCALL enable at GPA %#lx (outside memory) fails (%d), MSR %#lx",
 	       vm->mem_size, r, val);
@@ -478,21 +478,21 @@ static void test_roundtrip(void)
 	for (i = 0; i < 3; i++) {
 		const uint64_t v[] = { OS_ID2, 0xfedcba9876543210ull, OS_ID };
 
-		vcpu_wrmsr(vcpu, HVL_MSR_GUEST_OS_ID, v[i]);
-		ok = ok && vcpu_rdmsr(vcpu, HVL_MSR_GUEST_OS_ID) == v[i];
+		vcpu_wrmsr(vcpu, HV_X64_MSR_GUEST_OS_ID, v[i]);
+		ok = ok && vcpu_rdmsr(vcpu, HV_X64_MSR_GUEST_OS_ID) == v[i];
 	}
 	tap_ok(ok, "host GUEST_OS_ID round trip of arbitrary values");
 
-	hc = gpa | HVL_HYPERCALL_ENABLE;
-	r = vcpu_set_msr(vcpu, HVL_MSR_HYPERCALL, hc);
-	val = vcpu_rdmsr(vcpu, HVL_MSR_HYPERCALL);
+	hc = gpa | HV_X64_MSR_HYPERCALL_ENABLE;
+	r = vcpu_set_msr(vcpu, HV_X64_MSR_HYPERCALL, hc);
+	val = vcpu_rdmsr(vcpu, HV_X64_MSR_HYPERCALL);
 	tap_ok(r == 1 && val == hc && !memcmp(page, hc_insn(), HVL_HCPAGE_LEN) &&
 	       page[HVL_HCPAGE_LEN] == 0xcc,
 	       "host HYPERCALL %#lx round trip (%d, %#lx), page written: %02x %02x %02x %02x %02x",
 	       hc, r, val, page[0], page[1], page[2], page[3], page[4]);
 
-	r = vcpu_set_msr(vcpu, HVL_MSR_VP_INDEX, 5);
-	val = vcpu_rdmsr(vcpu, HVL_MSR_VP_INDEX);
+	r = vcpu_set_msr(vcpu, HV_X64_MSR_VP_INDEX, 5);
+	val = vcpu_rdmsr(vcpu, HV_X64_MSR_VP_INDEX);
 	tap_ok(r == 1 && val == 5, "host VP_INDEX 5 round trip (%d, %lu)", r, val);
 
 	/* Guest side of (f): #GP and the MSR keeps its value. */
@@ -501,10 +501,10 @@ static void test_roundtrip(void)
 
 		probe_defaults(p, 0);
 		p[0].wval = OS_ID;
-		p[1].wval = (vm->mem_size + HVL_PAGE_SIZE) | HVL_HYPERCALL_ENABLE;
+		p[1].wval = (vm->mem_size + HVL_PAGE_SIZE) | HV_X64_MSR_HYPERCALL_ENABLE;
 		p[2].wval = 5;
 		run_probe(vcpu, p);
-		val = vcpu_rdmsr(vcpu, HVL_MSR_HYPERCALL);
+		val = vcpu_rdmsr(vcpu, HV_X64_MSR_HYPERCALL);
 		tap_ok(p[1].rvec == 0 && p[1].rval == hc && p[1].wvec == GP_VECTOR &&
 		       val == hc && p[2].rval == 5,
 		       "guest HYPERCALL enable outside memory -> #GP (%u), MSR stays %#lx; guest read VP_INDEX %lu",
@@ -535,7 +535,7 @@ static void test_roundtrip(void)
 	memcpy(st2, uc.args, sizeof(st2));
 	TEST_ASSERT_EQ(vcpu_run(dst, &uc), UCALL_DONE);
 	sync_global_from_guest(vm2, migrated_rax);
-	tap_ok(!memcmp(st, st2, sizeof(st)) && migrated_rax == HVL_STATUS_SUCCESS,
+	tap_ok(!memcmp(st, st2, sizeof(st)) && migrated_rax == HV_STATUS_SUCCESS,
 	       "migrated guest reads %#lx %#lx %lu and calls through the page (status %#lx)",
 	       st2[0], st2[1], st2[2], migrated_rax);
 	vm_free(vm2);
@@ -570,13 +570,13 @@ static void save_restore_all(unsigned int vm_flags)
 	vcpu = vm_vcpu_add(vm, probe_guest);
 	vcpu_set_hv_cpuid(vcpu);
 	gpa = vm_alloc(vm, HVL_PAGE_SIZE);
-	vcpu_wrmsr(vcpu, HVL_MSR_GUEST_OS_ID, OS_ID);
-	vcpu_wrmsr(vcpu, HVL_MSR_HYPERCALL, gpa | HVL_HYPERCALL_ENABLE);
+	vcpu_wrmsr(vcpu, HV_X64_MSR_GUEST_OS_ID, OS_ID);
+	vcpu_wrmsr(vcpu, HV_X64_MSR_HYPERCALL, gpa | HV_X64_MSR_HYPERCALL_ENABLE);
 	for (i = 0; i < l->nmsrs; i++) {
 		uint32_t msr = l->indices[i];
 		int rg, rs = -2;
 
-		if (msr >> 8 != HVL_MSR_GUEST_OS_ID >> 8)
+		if (msr >> 8 != HV_X64_MSR_GUEST_OS_ID >> 8)
 			continue;
 		n++;
 		rg = vcpu_get_msr(vcpu, msr, &val);

@@ -34,7 +34,7 @@ static void valid_guest(uint64_t gpa)
 	const struct hv_tsc_page *p = (const void *)gpa;
 	int i, tries;
 
-	wrmsr(MSR_REF_TSC, gpa | HVL_REFTSC_ENABLE);
+	wrmsr(MSR_REF_TSC, gpa | HV_X64_MSR_TSC_REFERENCE_ENABLE);
 	/* Right after the write, without any other exit. */
 	first_seq = p->seq;
 	first_scale = p->scale;
@@ -83,7 +83,7 @@ static void test_valid(void)
 		test_skip("%s", hv_env == HV_PLAIN ? NO_MODULE : NO_MASTERCLOCK);
 	vm = vm_create_with_vcpus(1, valid_guest, &vcpu);
 	vcpu_set_hv_cpuid(vcpu);
-	vcpu_wrmsr(vcpu, HVL_MSR_GUEST_OS_ID, OS_ID);
+	vcpu_wrmsr(vcpu, HV_X64_MSR_GUEST_OS_ID, OS_ID);
 	gpa = vm_alloc(vm, HVL_PAGE_SIZE);
 	memset(addr_gpa2hva(vm, gpa, HVL_PAGE_SIZE), 0xcc, HVL_PAGE_SIZE);
 	vcpu_args_set(vcpu, 1, gpa);
@@ -122,7 +122,7 @@ static void rate_guest(uint64_t gpa, uint64_t khz)
 {
 	const struct hv_tsc_page *p = (const void *)gpa;
 
-	wrmsr(MSR_REF_TSC, gpa | HVL_REFTSC_ENABLE);
+	wrmsr(MSR_REF_TSC, gpa | HV_X64_MSR_TSC_REFERENCE_ENABLE);
 	measure_rate(khz, RATE_MS, p, 1);
 	wrmsr(MSR_REF_TSC, gpa);
 	measure_rate(khz, RATE_MS, p, 0);
@@ -140,7 +140,7 @@ static void test_rate(void)
 		test_skip("%s", hv_env == HV_PLAIN ? NO_MODULE : NO_MASTERCLOCK);
 	vm = vm_create_with_vcpus(1, rate_guest, &vcpu);
 	vcpu_set_hv_cpuid(vcpu);
-	vcpu_wrmsr(vcpu, HVL_MSR_GUEST_OS_ID, OS_ID);
+	vcpu_wrmsr(vcpu, HV_X64_MSR_GUEST_OS_ID, OS_ID);
 	gpa = vm_alloc(vm, HVL_PAGE_SIZE);
 	khz = vcpu_tsc_khz(vcpu);
 	vcpu_args_set(vcpu, 2, gpa, khz);
@@ -223,7 +223,7 @@ static void mono_guest(uint64_t id, uint64_t gpa)
 
 	/* Everybody starts once vCPU 0 has enabled the page. */
 	if (id == 0) {
-		wrmsr(MSR_REF_TSC, gpa | HVL_REFTSC_ENABLE);
+		wrmsr(MSR_REF_TSC, gpa | HV_X64_MSR_TSC_REFERENCE_ENABLE);
 		__atomic_store_n(&arrived[0], 1, __ATOMIC_SEQ_CST);
 	}
 	while (!__atomic_load_n(&arrived[0], __ATOMIC_SEQ_CST))
@@ -250,7 +250,7 @@ static void test_monotonic(void)
 		vcpu_set_hv_cpuid(vcpus[i]);
 		vcpu_args_set(vcpus[i], 2, i, gpa);
 	}
-	vcpu_wrmsr(vcpus[0], HVL_MSR_GUEST_OS_ID, OS_ID);
+	vcpu_wrmsr(vcpus[0], HV_X64_MSR_GUEST_OS_ID, OS_ID);
 	for (i = 0; i < MONO_VCPUS; i++)
 		pthread_create(&th[i], NULL, run_to_done, vcpus[i]);
 	for (i = 0; i < MONO_VCPUS; i++)
@@ -284,8 +284,8 @@ static void test_monotonic(void)
 
 static void save_guest(uint64_t gpa)
 {
-	wrmsr(HVL_MSR_GUEST_OS_ID, OS_ID);
-	wrmsr(MSR_REF_TSC, gpa | HVL_REFTSC_ENABLE);
+	wrmsr(HV_X64_MSR_GUEST_OS_ID, OS_ID);
+	wrmsr(MSR_REF_TSC, gpa | HV_X64_MSR_TSC_REFERENCE_ENABLE);
 	GUEST_SYNC(((const struct hv_tsc_page *)gpa)->seq);
 	GUEST_DONE();
 }
@@ -321,7 +321,7 @@ static void test_restore(void)
 	TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
 	TEST_ASSERT(uc.args[0] != 0, "source page not valid");
 	reftsc = vcpu_rdmsr(vcpu, MSR_REF_TSC);
-	osid = vcpu_rdmsr(vcpu, HVL_MSR_GUEST_OS_ID);
+	osid = vcpu_rdmsr(vcpu, HV_X64_MSR_GUEST_OS_ID);
 
 	vm2 = vm_create_with_vcpus(1, restored_guest, &dst);
 	vcpu_set_hv_cpuid(dst);
@@ -329,11 +329,11 @@ static void test_restore(void)
 	TEST_ASSERT_EQ(gpa2, gpa);	/* same layout, same binary */
 	/* The fresh page is all zeroes: sequence 0 until KVM writes it. */
 	vcpu_args_set(dst, 1, gpa2);
-	ok = vcpu_set_msr(dst, HVL_MSR_GUEST_OS_ID, osid) == 1 &&
+	ok = vcpu_set_msr(dst, HV_X64_MSR_GUEST_OS_ID, osid) == 1 &&
 	     vcpu_set_msr(dst, MSR_REF_TSC, reftsc) == 1;
 	val = vcpu_rdmsr(dst, MSR_REF_TSC);
-	tap_ok(ok && reftsc == (gpa | HVL_REFTSC_ENABLE) && val == reftsc &&
-	       vcpu_rdmsr(dst, HVL_MSR_GUEST_OS_ID) == osid,
+	tap_ok(ok && reftsc == (gpa | HV_X64_MSR_TSC_REFERENCE_ENABLE) && val == reftsc &&
+	       vcpu_rdmsr(dst, HV_X64_MSR_GUEST_OS_ID) == osid,
 	       "save/restore: REFERENCE_TSC %#lx and GUEST_OS_ID %#lx set in a fresh VM, read back exactly (%#lx)",
 	       reftsc, osid, val);
 	TEST_ASSERT_EQ(vcpu_run(dst, &uc), UCALL_SYNC);
@@ -351,7 +351,7 @@ static void test_restore(void)
 
 static void test_cap(void)
 {
-	const uint32_t both = HVL_FEAT_TIME_REF_COUNT | HVL_FEAT_REFERENCE_TSC;
+	const uint32_t both = HV_MSR_TIME_REF_COUNT_AVAILABLE | HV_MSR_REFERENCE_TSC_AVAILABLE;
 	struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES];
 	struct kvm_vm *vm = vm_create(0, 0);
 	uint32_t feat = 0;

@@ -18,6 +18,7 @@
 #include "kvm_util.h"
 #include "hv.h"
 #include "hvl_abi.h"
+#include "reftime.h"
 
 /* ---- constants ---- */
 
@@ -28,8 +29,8 @@
 #define STEP_NS		1000000000ll		/* KVM_SET_CLOCK step: 1 s */
 #define STEP_UNITS	((int64_t)(STEP_NS / 100))
 
-#define MSR_TIME_REF	HVL_MSR_TIME_REF_COUNT
-#define MSR_REF_TSC	HVL_MSR_REFERENCE_TSC
+#define MSR_TIME_REF	HV_X64_MSR_TIME_REF_COUNT
+#define MSR_REF_TSC	HV_X64_MSR_REFERENCE_TSC
 
 /* ---- Hyper-V CPUID for a vCPU ---- */
 
@@ -104,13 +105,6 @@ static inline int cmp_u64(const void *a, const void *b)
 }
 
 /* ---- guest: the page and the MSR ---- */
-
-struct hv_tsc_page {
-	volatile uint32_t seq;
-	uint32_t reserved;
-	volatile uint64_t scale;
-	volatile int64_t offset;
-};
 
 #define barrier()	asm volatile("" ::: "memory")
 

@@ -29,7 +29,7 @@ static void setclock_guest(uint64_t gpa, uint64_t kvgpa)
 	int tries;
 
 	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, kvgpa | 1);
-	wrmsr(MSR_REF_TSC, gpa | HVL_REFTSC_ENABLE);
+	wrmsr(MSR_REF_TSC, gpa | HV_X64_MSR_TSC_REFERENCE_ENABLE);
 	for (;;) {
 		for (tries = 0; !take_sample(p, &s); tries++)
 			GUEST_ASSERT(tries < 100);
@@ -44,7 +44,7 @@ static struct kvm_vm *setclock_vm(void *guest, struct kvm_vcpu **vcpu)
 	struct kvm_vm *vm = vm_create_with_vcpus(1, guest, vcpu);
 
 	vcpu_set_hv_cpuid(*vcpu);
-	vcpu_wrmsr(*vcpu, HVL_MSR_GUEST_OS_ID, OS_ID);
+	vcpu_wrmsr(*vcpu, HV_X64_MSR_GUEST_OS_ID, OS_ID);
 	vcpu_args_set(*vcpu, 2, vm_alloc(vm, HVL_PAGE_SIZE),
 		      vm_alloc(vm, HVL_PAGE_SIZE));
 	return vm;
@@ -183,7 +183,7 @@ static void invalid_guest(uint64_t id, uint64_t gpa, uint64_t khz)
 	uint64_t g, t, i;
 
 	if (id == 0)
-		wrmsr(MSR_REF_TSC, gpa | HVL_REFTSC_ENABLE);
+		wrmsr(MSR_REF_TSC, gpa | HV_X64_MSR_TSC_REFERENCE_ENABLE);
 	GUEST_SYNC(p->seq);
 	if (id == 0)
 		measure_rate(khz, 300, p, 1);
@@ -210,7 +210,7 @@ static void invalid_guest(uint64_t id, uint64_t gpa, uint64_t khz)
 
 static void low_tsc_guest(uint64_t gpa)
 {
-	wrmsr(MSR_REF_TSC, gpa | HVL_REFTSC_ENABLE);
+	wrmsr(MSR_REF_TSC, gpa | HV_X64_MSR_TSC_REFERENCE_ENABLE);
 	GUEST_SYNC(((const struct hv_tsc_page *)gpa)->seq);
 	GUEST_DONE();
 }
@@ -250,7 +250,7 @@ static void test_low_tsc_khz(void)
 			 strerror(err), scaling);
 	}
 	vcpu_set_hv_cpuid(vcpu);
-	vcpu_wrmsr(vcpu, HVL_MSR_GUEST_OS_ID, OS_ID);
+	vcpu_wrmsr(vcpu, HV_X64_MSR_GUEST_OS_ID, OS_ID);
 	gpa = vm_alloc(vm, HVL_PAGE_SIZE);
 	memset(addr_gpa2hva(vm, gpa, HVL_PAGE_SIZE), 0xcc, HVL_PAGE_SIZE);
 	vcpu_args_set(vcpu, 1, gpa);
@@ -284,7 +284,7 @@ static void test_invalid(void)
 	}
 	/* KVM writes sequence 0 itself: 0xcc would read as a valid page. */
 	memset(addr_gpa2hva(vm, gpa, HVL_PAGE_SIZE), 0xcc, HVL_PAGE_SIZE);
-	vcpu_wrmsr(vcpus[0], HVL_MSR_GUEST_OS_ID, OS_ID);
+	vcpu_wrmsr(vcpus[0], HV_X64_MSR_GUEST_OS_ID, OS_ID);
 	vcpu_wrmsr(vcpus[0], MSR_TSC, 1000000);
 	vcpu_wrmsr(vcpus[1], MSR_TSC, 1000000 + 100 * khz * 1000);
 

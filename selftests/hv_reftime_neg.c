@@ -73,7 +73,7 @@ static void write_guest(void)
 	for (i = 0; i < 4; i++) {
 		/* Reserved bits with and without the enable bit. */
 		wprobe.tsc_vec[i] = wrmsr_safe(MSR_REF_TSC, wprobe.gpa | rsvd[i] |
-					       (i & 1 ? 0 : HVL_REFTSC_ENABLE));
+					       (i & 1 ? 0 : HV_X64_MSR_TSC_REFERENCE_ENABLE));
 		wprobe.tsc_after[i] = rdmsr(MSR_REF_TSC);
 	}
 	GUEST_DONE();
@@ -99,7 +99,7 @@ static void test_non_hv_guest(void)
 
 static void test_negative(void)
 {
-	const uint32_t both = HVL_FEAT_TIME_REF_COUNT | HVL_FEAT_REFERENCE_TSC;
+	const uint32_t both = HV_MSR_TIME_REF_COUNT_AVAILABLE | HV_MSR_REFERENCE_TSC_AVAILABLE;
 	struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES];
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
@@ -116,7 +116,7 @@ static void test_negative(void)
 
 	/* Enforced, everything supported but TIME_REF_COUNT. */
 	vm = vm_create_with_vcpus(1, probe_guest, &vcpu);
-	vcpu_set_hv_feat(vcpu, leaf[3].eax & ~HVL_FEAT_TIME_REF_COUNT);
+	vcpu_set_hv_feat(vcpu, leaf[3].eax & ~HV_MSR_TIME_REF_COUNT_AVAILABLE);
 	TEST_ASSERT(!vcpu_enable_cap(vcpu, KVM_CAP_HYPERV_ENFORCE_CPUID, 1),
 		    "KVM_ENABLE_CAP(HYPERV_ENFORCE_CPUID)");
 	p = run_probe(vcpu);
@@ -128,7 +128,7 @@ static void test_negative(void)
 
 	/* Enforced, everything supported but REFERENCE_TSC. */
 	vm = vm_create_with_vcpus(1, probe_guest, &vcpu);
-	vcpu_set_hv_feat(vcpu, leaf[3].eax & ~HVL_FEAT_REFERENCE_TSC);
+	vcpu_set_hv_feat(vcpu, leaf[3].eax & ~HV_MSR_REFERENCE_TSC_AVAILABLE);
 	TEST_ASSERT(!vcpu_enable_cap(vcpu, KVM_CAP_HYPERV_ENFORCE_CPUID, 1),
 		    "KVM_ENABLE_CAP(HYPERV_ENFORCE_CPUID)");
 	p = run_probe(vcpu);
@@ -192,7 +192,7 @@ static void test_negative(void)
 	val = vcpu_rdmsr(vcpu, MSR_TIME_REF);
 	tap_ok(r == 1 && val < (1ull << 50),
 	       "host TIME_REF_COUNT write accepted (%d) and ignored (reads %lu)", r, val);
-	r = vcpu_set_msr(vcpu, MSR_REF_TSC, gpa | HVL_REFTSC_ENABLE | (1ull << 3));
+	r = vcpu_set_msr(vcpu, MSR_REF_TSC, gpa | HV_X64_MSR_TSC_REFERENCE_ENABLE | (1ull << 3));
 	val = vcpu_rdmsr(vcpu, MSR_REF_TSC);
 	if (hv_env == HV_STOCK)
 		tap_skip(INTENTIONAL("in-tree host REFERENCE_TSC with bit 3: %d, MSR %#lx"),
@@ -225,7 +225,7 @@ static void disabled_guest(uint64_t gpa)
 	dis.msr = rdmsr(MSR_REF_TSC);
 	for (int i = 0; i < 1 + DIS_UPDATES; i++)
 		GUEST_SYNC(0, rdmsr(MSR_TIME_REF));
-	wrmsr(MSR_REF_TSC, gpa | HVL_REFTSC_ENABLE);
+	wrmsr(MSR_REF_TSC, gpa | HV_X64_MSR_TSC_REFERENCE_ENABLE);
 	dis.seq = p->seq;
 	GUEST_SYNC(1, rdmsr(MSR_TIME_REF));
 	wrmsr(MSR_REF_TSC, gpa);
@@ -248,7 +248,7 @@ static void test_disabled(void)
 		test_skip(NO_MODULE);
 	vm = vm_create_with_vcpus(1, disabled_guest, &vcpu);
 	vcpu_set_hv_cpuid(vcpu);
-	vcpu_wrmsr(vcpu, HVL_MSR_GUEST_OS_ID, OS_ID);
+	vcpu_wrmsr(vcpu, HV_X64_MSR_GUEST_OS_ID, OS_ID);
 	gpa = vm_alloc(vm, HVL_PAGE_SIZE);
 	page = addr_gpa2hva(vm, gpa, HVL_PAGE_SIZE);
 	memset(page, 0xcc, HVL_PAGE_SIZE);

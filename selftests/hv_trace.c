@@ -75,14 +75,14 @@ static void guest_code(uint64_t tsc_page)
 	uint64_t v;
 
 	/* Refused first: VP_INDEX is read-only to the guest (#GP). */
-	GUEST_ASSERT_EQ(wrmsr_safe(HVL_MSR_VP_INDEX, 5), GP_VECTOR);
-	GUEST_ASSERT_EQ(wrmsr_safe(HVL_MSR_GUEST_OS_ID, GUEST_OS_ID), 0);
-	GUEST_ASSERT_EQ(rdmsr_safe(HVL_MSR_GUEST_OS_ID, &v), 0);
+	GUEST_ASSERT_EQ(wrmsr_safe(HV_X64_MSR_VP_INDEX, 5), GP_VECTOR);
+	GUEST_ASSERT_EQ(wrmsr_safe(HV_X64_MSR_GUEST_OS_ID, GUEST_OS_ID), 0);
+	GUEST_ASSERT_EQ(rdmsr_safe(HV_X64_MSR_GUEST_OS_ID, &v), 0);
 	GUEST_SYNC(guest_hypercall(BAD_CODE));
-	GUEST_SYNC(guest_hypercall(HVL_HC_NOTIFY_LONG_SPIN_WAIT));
+	GUEST_SYNC(guest_hypercall(HVCALL_NOTIFY_LONG_SPIN_WAIT));
 	/* The page is written before this vCPU next enters the guest. */
-	GUEST_ASSERT_EQ(wrmsr_safe(HVL_MSR_REFERENCE_TSC,
-				   tsc_page | HVL_REFTSC_ENABLE), 0);
+	GUEST_ASSERT_EQ(wrmsr_safe(HV_X64_MSR_REFERENCE_TSC,
+				   tsc_page | HV_X64_MSR_TSC_REFERENCE_ENABLE), 0);
 	GUEST_SYNC(0);
 	GUEST_DONE();
 }
@@ -103,12 +103,12 @@ static uint64_t run_guest(void)
 	vcpu_args_set(vcpu, 1, gpa);
 	vcpu_set_hv_cpuid(vcpu);
 	TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
-	TEST_ASSERT_EQ(uc.args[0], HVL_STATUS_INVALID_HYPERCALL_CODE);
+	TEST_ASSERT_EQ(uc.args[0], HV_STATUS_INVALID_HYPERCALL_CODE);
 	TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
-	TEST_ASSERT_EQ(uc.args[0], HVL_STATUS_SUCCESS);
+	TEST_ASSERT_EQ(uc.args[0], HV_STATUS_SUCCESS);
 	TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
 	TEST_ASSERT_EQ(vcpu_run(vcpu, NULL), UCALL_DONE);
-	TEST_ASSERT_EQ(vcpu_rdmsr(vcpu, HVL_MSR_GUEST_OS_ID), GUEST_OS_ID);
+	TEST_ASSERT_EQ(vcpu_rdmsr(vcpu, HV_X64_MSR_GUEST_OS_ID), GUEST_OS_ID);
 	vm_free(vm);
 	return gpa;
 }
@@ -163,11 +163,11 @@ static void test_on(void)
 	expect(trace, line, "the host's KVM_GET_MSRS of it");
 	snprintf(line, sizeof(line),
 		 "hvl_hypercall: vcpu 0 code 0x%x slow var_cnt 0 rep_cnt 0 rep_idx 0 status 0x%x",
-		 BAD_CODE, HVL_STATUS_INVALID_HYPERCALL_CODE);
+		 BAD_CODE, HV_STATUS_INVALID_HYPERCALL_CODE);
 	expect(trace, line, "an unknown hypercall with its status");
 	snprintf(line, sizeof(line),
 		 "hvl_hypercall: vcpu 0 code 0x%x slow var_cnt 0 rep_cnt 0 rep_idx 0 status 0x0",
-		 HVL_HC_NOTIFY_LONG_SPIN_WAIT);
+		 HVCALL_NOTIFY_LONG_SPIN_WAIT);
 	expect(trace, line, "HvNotifyLongSpinWait, successful");
 	/* Sequence 0 (invalid) without a masterclock: either is an update. */
 	snprintf(line, sizeof(line), "hvl_tsc_page: vcpu 0 gpa 0x%llx sequence ",

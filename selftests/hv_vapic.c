@@ -30,7 +30,7 @@ static void test_caps(void)
 	bool bit;
 
 	hv_leaves(sys);
-	bit = sys[3].eax & HVL_FEAT_APIC_ACCESS;
+	bit = sys[3].eax & HV_MSR_APIC_ACCESS_AVAILABLE;
 	cap = kvm_check_cap(KVM_CAP_HYPERV_VAPIC);
 	vm = vm_create(0, VM_IRQCHIP);
 	vmcap = vm_check_cap(vm, KVM_CAP_HYPERV_VAPIC);
@@ -39,7 +39,7 @@ static void test_caps(void)
 	       cap, vmcap, bit);
 	vcpu = vm_vcpu_add(vm, NULL);
 	r = hv_leaves_fd(vcpu->fd, v);
-	tap_ok(!r && (v[3].eax & HVL_FEAT_APIC_ACCESS) && (v[4].eax & HVL_REC_APIC_ACCESS),
+	tap_ok(!r && (v[3].eax & HV_MSR_APIC_ACCESS_AVAILABLE) && (v[4].eax & HV_X64_APIC_ACCESS_RECOMMENDED),
 	       "vCPU with in-kernel LAPIC: supported 0x40000003.EAX %#x, 0x40000004.EAX %#x offer APIC access",
 	       v[3].eax, v[4].eax);
 	vm_free(vm);
@@ -70,9 +70,9 @@ static void test_enforced_allowed(void)
 static void test_assist_pv_enforced(void)
 {
 	const struct probe p[] = {
-		{ .msr = HVL_MSR_VP_ASSIST_PAGE, .write = 1,
-		  .val = ASSIST_GPA | HVL_VP_ASSIST_ENABLE },
-		{ .msr = HVL_MSR_VP_ASSIST_PAGE },
+		{ .msr = HV_X64_MSR_VP_ASSIST_PAGE, .write = 1,
+		  .val = ASSIST_GPA | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE },
+		{ .msr = HV_X64_MSR_VP_ASSIST_PAGE },
 	};
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
@@ -102,7 +102,7 @@ static void test_assist_pv_enforced(void)
 	TEST_ASSERT(vcpu_run_noabort(vcpu, &uc) == UCALL_DONE, "probe guest: %s", uc.msg);
 	sync_global_from_guest(vm, probes);
 	tap_ok(!r && !probes[0].vec && !probes[1].vec &&
-	       probes[1].rval == (ASSIST_GPA | HVL_VP_ASSIST_ENABLE),
+	       probes[1].rval == (ASSIST_GPA | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE),
 	       "KVM_CAP_ENFORCE_PV_FEATURE_CPUID (%d), KVM leaves at 0x40000100 without PV EOI (%#x): VP_ASSIST_PAGE enable works (%lu), reads %#lx, as in-tree",
 	       r, kvm_feat & ~(1u << KVM_FEATURE_PV_EOI), probes[0].vec, probes[1].rval);
 	vm_free(vm);
@@ -121,7 +121,7 @@ static void irq_guest(uint64_t x2)
 	apic_enable(x2);
 	for (i = 0; i < N_IPI; i++) {
 		base = cnt(V_IPI);
-		if (wrmsr_safe(HVL_MSR_ICR, ICR_SELF | V_IPI)) {
+		if (wrmsr_safe(HV_X64_MSR_ICR, ICR_SELF | V_IPI)) {
 			faults++;
 			continue;
 		}
@@ -132,7 +132,7 @@ static void irq_guest(uint64_t x2)
 		if (cnt(V_IPI) != base + 1)
 			bad++;
 	}
-	icr_vec = rdmsr_safe(HVL_MSR_ICR, &icr_hv);
+	icr_vec = rdmsr_safe(HV_X64_MSR_ICR, &icr_hv);
 	GUEST_SYNC(sent, cnt(V_IPI), early, bad, faults + eoi_faults, apic_isr_any());
 	GUEST_SYNC(icr_vec, icr_hv, apic_read_icr());
 
@@ -194,34 +194,34 @@ static void tpr_guest(uint64_t x2)
 	uint64_t low_held, high_cnt, low_cnt, low_after;
 
 	apic_enable(x2);
-	v0 = wrmsr_safe(HVL_MSR_TPR, 0x50);
-	v1 = rdmsr_safe(HVL_MSR_TPR, &hv);
+	v0 = wrmsr_safe(HV_X64_MSR_TPR, 0x50);
+	v1 = rdmsr_safe(HV_X64_MSR_TPR, &hv);
 	arch = apic_read(APIC_TASKPRI);
 	GUEST_SYNC(v0, v1, hv, arch);
 
 	/* class 4 < TPR class 5: stays pending with interrupts enabled */
-	wrmsr(HVL_MSR_ICR, ICR_SELF | V_TPR_LOW);
+	wrmsr(HV_X64_MSR_ICR, ICR_SELF | V_TPR_LOW);
 	spin_irq_on(GRACE_CYCLES);
 	low_held = cnt(V_TPR_LOW);
 	irr_held = apic_irr_bit(V_TPR_LOW);
 	/* class 6 > 5 is still delivered */
-	wrmsr(HVL_MSR_ICR, ICR_SELF | V_TPR_HIGH);
+	wrmsr(HV_X64_MSR_ICR, ICR_SELF | V_TPR_HIGH);
 	irq_window();
 	high_cnt = cnt(V_TPR_HIGH);
 	GUEST_SYNC(low_held, irr_held, high_cnt);
 
 	/* architectural write, MSR read */
 	apic_write(APIC_TASKPRI, 0x60);
-	v2 = rdmsr_safe(HVL_MSR_TPR, &hv2);
+	v2 = rdmsr_safe(HV_X64_MSR_TPR, &hv2);
 	GUEST_SYNC(v2, hv2, cnt(V_TPR_LOW));
 
 	/* lower it through the MSR: the held vector comes, once */
-	v0 = wrmsr_safe(HVL_MSR_TPR, 0);
+	v0 = wrmsr_safe(HV_X64_MSR_TPR, 0);
 	low_cnt = cnt(V_TPR_LOW);	/* IF clear: not yet */
 	irq_window();
 	low_after = cnt(V_TPR_LOW);
 	spin_irq_on(GRACE_CYCLES);
-	v1 = rdmsr_safe(HVL_MSR_TPR, &hv3);
+	v1 = rdmsr_safe(HV_X64_MSR_TPR, &hv3);
 	arch3 = apic_read(APIC_TASKPRI);
 	GUEST_SYNC(v0, low_cnt, low_after, cnt(V_TPR_LOW), hv3 | (uint64_t)v1 << 32, arch3);
 	GUEST_SYNC(eoi_faults, apic_isr_any(), apic_irr_bit(V_TPR_LOW));

@@ -36,8 +36,8 @@ static inline void vcpu_setup_hv(struct kvm_vcpu *vcpu, enum hv_setup how)
 		return;
 	hv_leaves(leaf);
 	if (how == HV_ENFORCE_NO_APIC) {
-		leaf[3].eax &= ~HVL_FEAT_APIC_ACCESS;
-		leaf[4].eax &= ~HVL_REC_APIC_ACCESS;
+		leaf[3].eax &= ~HV_MSR_APIC_ACCESS_AVAILABLE;
+		leaf[4].eax &= ~HV_X64_APIC_ACCESS_RECOMMENDED;
 	}
 	if (how == HV_ENFORCE_NO_APIC || how == HV_ENFORCE_APIC)
 		TEST_ASSERT(!vcpu_enable_cap(vcpu, KVM_CAP_HYPERV_ENFORCE_CPUID, 1),
@@ -116,7 +116,7 @@ static volatile uint64_t assist_msr_eois __attribute__((unused));
 
 static inline void hv_eoi(void)
 {
-	if (wrmsr_safe(HVL_MSR_EOI, 0))
+	if (wrmsr_safe(HV_X64_MSR_EOI, 0))
 		__atomic_add_fetch(&eoi_faults, 1, __ATOMIC_RELAXED);
 }
 
@@ -254,7 +254,7 @@ static const char *const vapic_names[] __attribute__((unused)) = {
 	"EOI", "ICR", "TPR", "VP_ASSIST_PAGE",
 };
 static const uint32_t vapic_msrs[] __attribute__((unused)) = {
-	HVL_MSR_EOI, HVL_MSR_ICR, HVL_MSR_TPR, HVL_MSR_VP_ASSIST_PAGE,
+	HV_X64_MSR_EOI, HV_X64_MSR_ICR, HV_X64_MSR_TPR, HV_X64_MSR_VP_ASSIST_PAGE,
 };
 
 /* A page for the VP assist page, in the free area below the binary. */
@@ -263,7 +263,7 @@ static const uint32_t vapic_msrs[] __attribute__((unused)) = {
 /* All four MSRs read then written (harmless values). */
 static inline void all_four_probes(struct probe p[8])
 {
-	const uint64_t wval[] = { 0, ICR_SELF | V_IPI, 0, ASSIST_GPA | HVL_VP_ASSIST_ENABLE };
+	const uint64_t wval[] = { 0, ICR_SELF | V_IPI, 0, ASSIST_GPA | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE };
 	int i;
 
 	for (i = 0; i < 4; i++) {

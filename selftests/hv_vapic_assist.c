@@ -54,7 +54,7 @@ static uint64_t ipi_burst(uint64_t n)
 	sti();
 	for (i = 0; i < n; i++) {
 		base = cnt(V_IPI);
-		if (wrmsr_safe(HVL_MSR_ICR, ICR_SELF | V_IPI)) {
+		if (wrmsr_safe(HV_X64_MSR_ICR, ICR_SELF | V_IPI)) {
 			bad++;
 			continue;
 		}
@@ -90,9 +90,9 @@ static void nest_low_handler(struct ex_regs *regs)
 	rec->low_bit = *assist_word & 1;
 	/* variant 1: a lower-class vector waits in IRR meanwhile */
 	if (nest_v)
-		wrmsr(HVL_MSR_ICR, ICR_SELF | V_NEST_PEND);
+		wrmsr(HV_X64_MSR_ICR, ICR_SELF | V_NEST_PEND);
 	/* a higher vector while this one is in service */
-	wrmsr(HVL_MSR_ICR, ICR_SELF | V_NEST_HIGH);
+	wrmsr(HV_X64_MSR_ICR, ICR_SELF | V_NEST_HIGH);
 	irq_window();
 	rec->isr_high = apic_isr_bit(V_NEST_HIGH);
 	rec->isr_low = apic_isr_bit(V_NEST_LOW);
@@ -114,8 +114,8 @@ static void assist_guest(uint64_t x2, uint64_t gpa)
 	bad = ipi_burst(N_EXIT);
 	GUEST_SYNC(ST_BASE_END, cnt(V_IPI), bad);
 
-	v0 = wrmsr_safe(HVL_MSR_VP_ASSIST_PAGE, gpa | HVL_VP_ASSIST_ENABLE);
-	v1 = rdmsr_safe(HVL_MSR_VP_ASSIST_PAGE, &val);
+	v0 = wrmsr_safe(HV_X64_MSR_VP_ASSIST_PAGE, gpa | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE);
+	v1 = rdmsr_safe(HV_X64_MSR_VP_ASSIST_PAGE, &val);
 	GUEST_SYNC(ST_ENABLED, v0, v1, val);
 
 	use_assist = 1;
@@ -141,7 +141,7 @@ static void assist_guest(uint64_t x2, uint64_t gpa)
 	/* Nested: V_NEST_HIGH arrives while V_NEST_LOW is in service. */
 	for (nest_v = 0; nest_v < 2; nest_v++) {
 		for (nest_k = 0; nest_k < N_NEST; nest_k++) {
-			wrmsr(HVL_MSR_ICR, ICR_SELF | V_NEST_LOW);
+			wrmsr(HV_X64_MSR_ICR, ICR_SELF | V_NEST_LOW);
 			irq_window();
 		}
 	}
@@ -154,7 +154,7 @@ static void assist_guest(uint64_t x2, uint64_t gpa)
 	GUEST_SYNC(ST_NESTED2, bad, assist_skips - s0);
 
 	/* Disabled: KVM no longer sets the bit, the EOI MSR does the work. */
-	v0 = wrmsr_safe(HVL_MSR_VP_ASSIST_PAGE, 0);
+	v0 = wrmsr_safe(HV_X64_MSR_VP_ASSIST_PAGE, 0);
 	s0 = assist_skips;
 	base = assist_msr_eois;
 	bad = ipi_burst(10);
@@ -170,7 +170,7 @@ static void restored_guest(uint64_t x2, uint64_t gpa)
 
 	apic_enable(x2);
 	assist_word = (volatile uint32_t *)gpa;
-	v = rdmsr_safe(HVL_MSR_VP_ASSIST_PAGE, &val);
+	v = rdmsr_safe(HV_X64_MSR_VP_ASSIST_PAGE, &val);
 	use_assist = 1;
 	bad = ipi_burst(20);
 	GUEST_SYNC(v, val, cnt(V_IPI), bad, assist_skips, apic_isr_any());
@@ -250,7 +250,7 @@ static void test_assist(uint64_t x2)
 	       mode, N_EXIT, a[1], a[2]);
 
 	run_stage(vcpu, &uc, ST_ENABLED);
-	tap_ok(!a[1] && !a[2] && a[3] == (ASSIST_GPA | HVL_VP_ASSIST_ENABLE),
+	tap_ok(!a[1] && !a[2] && a[3] == (ASSIST_GPA | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE),
 	       "%s: VP_ASSIST_PAGE enabled (%lu), reads back %#lx (%lu)",
 	       mode, a[1], a[3], a[2]);
 	ok = page_ok(vm, &first);
@@ -258,10 +258,10 @@ static void test_assist(uint64_t x2)
 	       mode, first);
 
 	/* Host save/restore on the same vCPU round-trips exactly. */
-	r1 = vcpu_get_msr(vcpu, HVL_MSR_VP_ASSIST_PAGE, &saved);
-	r2 = vcpu_set_msr(vcpu, HVL_MSR_VP_ASSIST_PAGE, saved);
-	vcpu_get_msr(vcpu, HVL_MSR_VP_ASSIST_PAGE, &back);
-	tap_ok(r1 == 1 && r2 == 1 && saved == (ASSIST_GPA | HVL_VP_ASSIST_ENABLE) &&
+	r1 = vcpu_get_msr(vcpu, HV_X64_MSR_VP_ASSIST_PAGE, &saved);
+	r2 = vcpu_set_msr(vcpu, HV_X64_MSR_VP_ASSIST_PAGE, saved);
+	vcpu_get_msr(vcpu, HV_X64_MSR_VP_ASSIST_PAGE, &back);
+	tap_ok(r1 == 1 && r2 == 1 && saved == (ASSIST_GPA | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE) &&
 	       back == saved,
 	       "%s: host KVM_GET_MSRS/KVM_SET_MSRS(VP_ASSIST_PAGE) round-trips %#lx -> %#lx (%d %d)",
 	       mode, saved, back, r1, r2);
@@ -361,17 +361,17 @@ static void test_migrate(uint64_t x2, uint64_t saved)
 	vm = vm_create(0, VM_IRQCHIP);
 	vcpu = assist_vcpu(vm, restored_guest, x2);
 	/* a VMM at reset, then an address with the enable bit clear */
-	r0 = vcpu_set_msr(vcpu, HVL_MSR_VP_ASSIST_PAGE, 0);
-	vcpu_get_msr(vcpu, HVL_MSR_VP_ASSIST_PAGE, &v1);
-	r1 = vcpu_set_msr(vcpu, HVL_MSR_VP_ASSIST_PAGE, ASSIST_GPA);
-	vcpu_get_msr(vcpu, HVL_MSR_VP_ASSIST_PAGE, &v2);
+	r0 = vcpu_set_msr(vcpu, HV_X64_MSR_VP_ASSIST_PAGE, 0);
+	vcpu_get_msr(vcpu, HV_X64_MSR_VP_ASSIST_PAGE, &v1);
+	r1 = vcpu_set_msr(vcpu, HV_X64_MSR_VP_ASSIST_PAGE, ASSIST_GPA);
+	vcpu_get_msr(vcpu, HV_X64_MSR_VP_ASSIST_PAGE, &v2);
 	tap_ok(r0 == 1 && v1 == 0 && r1 == 1 && v2 == ASSIST_GPA,
 	       "%s: fresh VM: host VP_ASSIST_PAGE 0 -> %#lx (%d), %#llx (disabled) -> %#lx (%d)",
 	       mode, v1, r0, ASSIST_GPA, v2, r1);
 
 	fill_page(vm);
-	r2 = vcpu_set_msr(vcpu, HVL_MSR_VP_ASSIST_PAGE, saved);
-	vcpu_get_msr(vcpu, HVL_MSR_VP_ASSIST_PAGE, &back);
+	r2 = vcpu_set_msr(vcpu, HV_X64_MSR_VP_ASSIST_PAGE, saved);
+	vcpu_get_msr(vcpu, HV_X64_MSR_VP_ASSIST_PAGE, &back);
 	ok = page_ok(vm, &first);
 	tap_ok(r2 == 1 && back == saved && ok,
 	       "%s: fresh VM: restored VP_ASSIST_PAGE %#lx reads back %#lx (%d); APIC-assist dword %#x, rest untouched %d",

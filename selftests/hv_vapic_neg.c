@@ -45,14 +45,14 @@ static void test_not_hv_and_enforced(void)
 static void test_no_irqchip(void)
 {
 	const struct probe p[] = {
-		{ .msr = HVL_MSR_EOI, .write = 1, .val = 0 },
-		{ .msr = HVL_MSR_ICR },
-		{ .msr = HVL_MSR_ICR, .write = 1, .val = ICR_SELF | V_IPI },
-		{ .msr = HVL_MSR_TPR },
-		{ .msr = HVL_MSR_TPR, .write = 1, .val = 0x20 },
-		{ .msr = HVL_MSR_VP_ASSIST_PAGE, .write = 1,
-		  .val = ASSIST_GPA | HVL_VP_ASSIST_ENABLE },
-		{ .msr = HVL_MSR_VP_ASSIST_PAGE },
+		{ .msr = HV_X64_MSR_EOI, .write = 1, .val = 0 },
+		{ .msr = HV_X64_MSR_ICR },
+		{ .msr = HV_X64_MSR_ICR, .write = 1, .val = ICR_SELF | V_IPI },
+		{ .msr = HV_X64_MSR_TPR },
+		{ .msr = HV_X64_MSR_TPR, .write = 1, .val = 0x20 },
+		{ .msr = HV_X64_MSR_VP_ASSIST_PAGE, .write = 1,
+		  .val = ASSIST_GPA | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE },
+		{ .msr = HV_X64_MSR_VP_ASSIST_PAGE },
 	};
 
 	/* Plain VM: no KVM_CREATE_IRQCHIP, so no in-kernel LAPIC. */
@@ -74,13 +74,13 @@ static void test_bad_values(uint64_t x2)
 {
 	const char *mode = x2 ? "x2APIC" : "xAPIC";
 	const struct probe p[] = {
-		{ .msr = HVL_MSR_EOI },
-		{ .msr = HVL_MSR_EOI, .write = 1, .val = 1ull << 32 },
-		{ .msr = HVL_MSR_TPR, .write = 1, .val = 1ull << 32 },
-		{ .msr = HVL_MSR_TPR },
+		{ .msr = HV_X64_MSR_EOI },
+		{ .msr = HV_X64_MSR_EOI, .write = 1, .val = 1ull << 32 },
+		{ .msr = HV_X64_MSR_TPR, .write = 1, .val = 1ull << 32 },
+		{ .msr = HV_X64_MSR_TPR },
 		/* ICR reserved bits (x2APIC format 31:20, 17:16, 13) */
-		{ .msr = HVL_MSR_ICR, .write = 1, .val = (1ull << 13) | V_IPI },
-		{ .msr = HVL_MSR_ICR, .write = 1, .val = (1ull << 20) | V_IPI },
+		{ .msr = HV_X64_MSR_ICR, .write = 1, .val = (1ull << 13) | V_IPI },
+		{ .msr = HV_X64_MSR_ICR, .write = 1, .val = (1ull << 20) | V_IPI },
 	};
 
 	run_probes(VM_IRQCHIP, HV_FULL, x2 ? PA_X2APIC : PA_XAPIC, p, ARRAY_SIZE(p));
@@ -99,19 +99,19 @@ static void test_bad_values(uint64_t x2)
 static void test_assist_bad(void)
 {
 	const struct probe p[] = {
-		{ .msr = HVL_MSR_VP_ASSIST_PAGE, .write = 1,
-		  .val = ASSIST_GPA | HVL_VP_ASSIST_ENABLE | 2 },
-		{ .msr = HVL_MSR_VP_ASSIST_PAGE, .write = 1,
-		  .val = ASSIST_GPA | HVL_VP_ASSIST_ENABLE | 0x800 },
-		{ .msr = HVL_MSR_VP_ASSIST_PAGE },
-		{ .msr = HVL_MSR_VP_ASSIST_PAGE, .write = 1, .val = 0 },
+		{ .msr = HV_X64_MSR_VP_ASSIST_PAGE, .write = 1,
+		  .val = ASSIST_GPA | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE | 2 },
+		{ .msr = HV_X64_MSR_VP_ASSIST_PAGE, .write = 1,
+		  .val = ASSIST_GPA | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE | 0x800 },
+		{ .msr = HV_X64_MSR_VP_ASSIST_PAGE },
+		{ .msr = HV_X64_MSR_VP_ASSIST_PAGE, .write = 1, .val = 0 },
 		/* 256 MiB: beyond the VM's 64 MiB */
-		{ .msr = HVL_MSR_VP_ASSIST_PAGE, .write = 1,
-		  .val = 0x10000000ull | HVL_VP_ASSIST_ENABLE },
+		{ .msr = HV_X64_MSR_VP_ASSIST_PAGE, .write = 1,
+		  .val = 0x10000000ull | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE },
 		/* the APIC page: MMIO, not memory */
-		{ .msr = HVL_MSR_VP_ASSIST_PAGE, .write = 1,
-		  .val = APIC_MMIO | HVL_VP_ASSIST_ENABLE },
-		{ .msr = HVL_MSR_VP_ASSIST_PAGE },
+		{ .msr = HV_X64_MSR_VP_ASSIST_PAGE, .write = 1,
+		  .val = APIC_MMIO | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE },
+		{ .msr = HV_X64_MSR_VP_ASSIST_PAGE },
 	};
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
@@ -137,9 +137,9 @@ static void test_assist_bad(void)
 	vm = vm_create(0, VM_IRQCHIP);
 	vcpu = vm_vcpu_add(vm, probe_guest);
 	vcpu_setup_hv(vcpu, HV_FULL);
-	r = vcpu_set_msr(vcpu, HVL_MSR_VP_ASSIST_PAGE, 0x10000000ull | HVL_VP_ASSIST_ENABLE);
+	r = vcpu_set_msr(vcpu, HV_X64_MSR_VP_ASSIST_PAGE, 0x10000000ull | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE);
 	val = 0xdead;
-	vcpu_get_msr(vcpu, HVL_MSR_VP_ASSIST_PAGE, &val);
+	vcpu_get_msr(vcpu, HV_X64_MSR_VP_ASSIST_PAGE, &val);
 	tap_ok(r == 0 && val == 0,
 	       "host KVM_SET_MSRS(VP_ASSIST_PAGE) outside memory is refused (%d), MSR still %#lx",
 	       r, val);
@@ -155,11 +155,11 @@ static void test_supported_cpuid_no_lapic(void)
 	int r;
 
 	hv_leaves(sys);
-	sys_ok = (sys[3].eax & HVL_FEAT_APIC_ACCESS) && (sys[4].eax & HVL_REC_APIC_ACCESS);
+	sys_ok = (sys[3].eax & HV_MSR_APIC_ACCESS_AVAILABLE) && (sys[4].eax & HV_X64_APIC_ACCESS_RECOMMENDED);
 	vm = vm_create(0, 0);
 	vcpu = vm_vcpu_add(vm, NULL);
 	r = hv_leaves_fd(vcpu->fd, v);
-	vcpu_ok = !r && !(v[3].eax & HVL_FEAT_APIC_ACCESS) && !(v[4].eax & HVL_REC_APIC_ACCESS);
+	vcpu_ok = !r && !(v[3].eax & HV_MSR_APIC_ACCESS_AVAILABLE) && !(v[4].eax & HV_X64_APIC_ACCESS_RECOMMENDED);
 	if (hv_env == HV_STOCK)
 		tap_skip(INTENTIONAL("in-tree 6.12 offers APIC access without in-kernel LAPIC (vCPU form: 0x40000003.EAX %#x, 0x40000004.EAX %#x)"),
 			 v[3].eax, v[4].eax);
@@ -177,8 +177,8 @@ static void test_supported_cpuid_no_lapic(void)
 static void test_apic_disabled(void)
 {
 	const struct probe p[] = {
-		{ .msr = HVL_MSR_TPR, .write = 1, .val = 0x30 },
-		{ .msr = HVL_MSR_TPR },
+		{ .msr = HV_X64_MSR_TPR, .write = 1, .val = 0x30 },
+		{ .msr = HV_X64_MSR_TPR },
 	};
 
 	run_probes(VM_IRQCHIP, HV_FULL, PA_DISABLED, p, ARRAY_SIZE(p));

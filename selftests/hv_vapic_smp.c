@@ -82,11 +82,11 @@ static void smp_guest(uint64_t id, uint64_t x2)
 	smp_barrier(&smp_start);
 	for (r = 0; r < SMP_ROUNDS; r++) {
 		cli();
-		if (wrmsr_safe(HVL_MSR_ICR, hv_icr_dest(V_IPI, id)))
+		if (wrmsr_safe(HV_X64_MSR_ICR, hv_icr_dest(V_IPI, id)))
 			smp_faults[id]++;
 		else
 			self_tx[id]++;
-		if (wrmsr_safe(HVL_MSR_ICR, hv_icr_dest(V_REMOTE0 + r, next)))
+		if (wrmsr_safe(HV_X64_MSR_ICR, hv_icr_dest(V_REMOTE0 + r, next)))
 			smp_faults[id]++;
 		else
 			remote_tx[id]++;

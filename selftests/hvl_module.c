@@ -113,8 +113,8 @@ static void ordinary_guest(void)
 	uint64_t i, val, rax;
 
 	for (i = 0; !*(volatile uint64_t *)&guest_stop; i++) {
-		GUEST_ASSERT_EQ(rdmsr_safe(HVL_MSR_GUEST_OS_ID, &val), 13);
-		GUEST_ASSERT_EQ(wrmsr_safe(HVL_MSR_HYPERCALL, 1), 13);
+		GUEST_ASSERT_EQ(rdmsr_safe(HV_X64_MSR_GUEST_OS_ID, &val), 13);
+		GUEST_ASSERT_EQ(wrmsr_safe(HV_X64_MSR_HYPERCALL, 1), 13);
 		rax = 0x7777;	/* no such KVM hypercall */
 		GUEST_ASSERT_EQ(vmmcall_safe(0, 0, 0, &rax), 0);
 		GUEST_ASSERT_EQ(rax, (uint64_t)-1000);	/* -KVM_ENOSYS */
@@ -152,7 +152,7 @@ static void test_pin(void)
 
 	vm = vm_create_with_vcpus(1, ordinary_guest, &vcpu);
 	vcpu_set_hv_cpuid(vcpu);
-	vcpu_wrmsr(vcpu, HVL_MSR_GUEST_OS_ID, 0x8100ull << 48);
+	vcpu_wrmsr(vcpu, HV_X64_MSR_GUEST_OS_ID, 0x8100ull << 48);
 	tap_ok(module_refcnt() == 1, "a Hyper-V VM pins the module (refcnt %d)",
 	       module_refcnt());
 	r = module_unload();

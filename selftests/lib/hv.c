@@ -57,9 +57,9 @@ int hv_leaves_fd(int fd, struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES])
 	r = ioctl(fd, KVM_GET_SUPPORTED_HV_CPUID, c);
 	for (i = 0; !r && i < HVL_CPUID_NR_LEAVES; i++) {
 		for (j = 0; j < c->nent; j++)
-			if (c->entries[j].function == HVL_CPUID_VENDOR + i)
+			if (c->entries[j].function == HYPERV_CPUID_VENDOR_AND_MAX_FUNCTIONS + i)
 				break;
-		TEST_ASSERT(j < c->nent, "no leaf %#x", HVL_CPUID_VENDOR + i);
+		TEST_ASSERT(j < c->nent, "no leaf %#x", HYPERV_CPUID_VENDOR_AND_MAX_FUNCTIONS + i);
 		leaf[i] = c->entries[j];
 	}
 	free(c);
@@ -92,7 +92,7 @@ static void set_hv_cpuid(struct kvm_vcpu *vcpu, bool set_retries,
 
 	hv_leaves(leaf);
 	if (set_retries)
-		leaf[HVL_CPUID_ENLIGHTENMENTS - HVL_CPUID_VENDOR].ebx = retries;
+		leaf[HYPERV_CPUID_ENLIGHTMENT_INFO - HYPERV_CPUID_VENDOR_AND_MAX_FUNCTIONS].ebx = retries;
 	vcpu_set_hv_leaves(vcpu, leaf);
 }
 

@@ -20,40 +20,40 @@ uint64_t below(uint64_t *s, uint64_t n)
 }
 
 const uint32_t hvm_msrs[HVM_NR_MSRS] = {
-	HVL_MSR_GUEST_OS_ID, HVL_MSR_HYPERCALL, HVL_MSR_VP_INDEX,
-	HVL_MSR_TIME_REF_COUNT, HVL_MSR_REFERENCE_TSC, HVL_MSR_EOI,
-	HVL_MSR_ICR, HVL_MSR_TPR, HVL_MSR_VP_ASSIST_PAGE,
+	HV_X64_MSR_GUEST_OS_ID, HV_X64_MSR_HYPERCALL, HV_X64_MSR_VP_INDEX,
+	HV_X64_MSR_TIME_REF_COUNT, HV_X64_MSR_REFERENCE_TSC, HV_X64_MSR_EOI,
+	HV_X64_MSR_ICR, HV_X64_MSR_TPR, HV_X64_MSR_VP_ASSIST_PAGE,
 	/* Hyper-V MSRs neither in-tree KVM nor the module implements. */
 	0x40000005, 0x40000030, 0x40000074,
 };
 static uint32_t msr_feature(uint32_t msr)
 {
 	switch (msr) {
-	case HVL_MSR_GUEST_OS_ID:
-	case HVL_MSR_HYPERCALL:
-		return HVL_FEAT_HYPERCALL;
-	case HVL_MSR_VP_INDEX:
-		return HVL_FEAT_VP_INDEX;
-	case HVL_MSR_TIME_REF_COUNT:
-		return HVL_FEAT_TIME_REF_COUNT;
-	case HVL_MSR_REFERENCE_TSC:
-		return HVL_FEAT_REFERENCE_TSC;
-	case HVL_MSR_EOI: case HVL_MSR_ICR: case HVL_MSR_TPR:
-	case HVL_MSR_VP_ASSIST_PAGE:
-		return HVL_FEAT_APIC_ACCESS;
+	case HV_X64_MSR_GUEST_OS_ID:
+	case HV_X64_MSR_HYPERCALL:
+		return HV_MSR_HYPERCALL_AVAILABLE;
+	case HV_X64_MSR_VP_INDEX:
+		return HV_MSR_VP_INDEX_AVAILABLE;
+	case HV_X64_MSR_TIME_REF_COUNT:
+		return HV_MSR_TIME_REF_COUNT_AVAILABLE;
+	case HV_X64_MSR_REFERENCE_TSC:
+		return HV_MSR_REFERENCE_TSC_AVAILABLE;
+	case HV_X64_MSR_EOI: case HV_X64_MSR_ICR: case HV_X64_MSR_TPR:
+	case HV_X64_MSR_VP_ASSIST_PAGE:
+		return HV_MSR_APIC_ACCESS_AVAILABLE;
 	}
 	return 0;
 }
 
 bool hvm_partition_wide(uint32_t msr)
 {
-	return msr == HVL_MSR_GUEST_OS_ID || msr == HVL_MSR_HYPERCALL ||
-	       msr == HVL_MSR_REFERENCE_TSC;
+	return msr == HV_X64_MSR_GUEST_OS_ID || msr == HV_X64_MSR_HYPERCALL ||
+	       msr == HV_X64_MSR_REFERENCE_TSC;
 }
 
 static bool in_mem(struct hv_model *f, uint64_t gpa)
 {
-	return (gpa & HVL_PAGE_MASK) < f->mem_size;
+	return (gpa & HV_HYP_PAGE_MASK) < f->mem_size;
 }
 
 /*
@@ -71,7 +71,7 @@ bool hvm_msr(struct hv_model *f, int k, bool host, bool wr, uint32_t msr,
 	    (!host && m->enforce && !(m->feat & feat)))
 		return true;
 	switch (msr) {
-	case HVL_MSR_GUEST_OS_ID:
+	case HV_X64_MSR_GUEST_OS_ID:
 		if (!wr) {
 			*out = f->os_id;
 		} else {
@@ -80,7 +80,7 @@ bool hvm_msr(struct hv_model *f, int k, bool host, bool wr, uint32_t msr,
 				f->hypercall &= ~1ull;
 		}
 		return false;
-	case HVL_MSR_HYPERCALL:
+	case HV_X64_MSR_HYPERCALL:
 		if (!wr) {
 			*out = f->hypercall;
 			return false;
@@ -93,7 +93,7 @@ bool hvm_msr(struct hv_model *f, int k, bool host, bool wr, uint32_t msr,
 			return true;
 		f->hypercall = v;
 		return false;
-	case HVL_MSR_VP_INDEX:
+	case HV_X64_MSR_VP_INDEX:
 		if (!wr) {
 			*out = m->vp_index;
 			return false;
@@ -105,10 +105,10 @@ bool hvm_msr(struct hv_model *f, int k, bool host, bool wr, uint32_t msr,
 			return true;
 		m->vp_index = f->module ? v : (uint32_t)v;
 		return false;
-	case HVL_MSR_TIME_REF_COUNT:
+	case HV_X64_MSR_TIME_REF_COUNT:
 		*out = HVM_TIME;
 		return wr && !host;
-	case HVL_MSR_REFERENCE_TSC:
+	case HV_X64_MSR_REFERENCE_TSC:
 		if (!wr) {
 			*out = f->ref_tsc;
 			return false;
@@ -125,7 +125,7 @@ bool hvm_msr(struct hv_model *f, int k, bool host, bool wr, uint32_t msr,
 		__atomic_store_n(&f->page_stale, host && !f->module && (v & 1) ?
 				 k + 1 : 0, __ATOMIC_RELAXED);
 		return false;
-	case HVL_MSR_VP_ASSIST_PAGE:
+	case HV_X64_MSR_VP_ASSIST_PAGE:
 		if (!wr) {
 			*out = m->vp_assist;
 			return false;
@@ -142,9 +142,9 @@ bool hvm_msr(struct hv_model *f, int k, bool host, bool wr, uint32_t msr,
 	/* EOI, ICR, TPR: the in-kernel APIC's registers. */
 	if (!f->irqchip)
 		return true;
-	if (msr == HVL_MSR_EOI)
+	if (msr == HV_X64_MSR_EOI)
 		return !wr || v >> 32;
-	if (msr == HVL_MSR_ICR) {
+	if (msr == HV_X64_MSR_ICR) {
 		if (!wr)
 			*out = m->icr;
 		else if (v & HVM_ICR_RSVD)
@@ -177,16 +177,16 @@ uint64_t hvm_hcall(struct hv_model *f, int k, bool cpl3, uint64_t ctl,
 		*vec = UD_VECTOR;
 		return HVM_KEEP;
 	}
-	if (m->enforce && in.code == HVL_HC_NOTIFY_LONG_SPIN_WAIT &&
+	if (m->enforce && in.code == HVCALL_NOTIFY_LONG_SPIN_WAIT &&
 	    !(m->retries && m->retries != ~0u))
-		st = HVL_STATUS_ACCESS_DENIED;
+		st = HV_STATUS_ACCESS_DENIED;
 	else if (in.rsvd)
-		st = HVL_STATUS_INVALID_HYPERCALL_INPUT;
-	else if (in.code == HVL_HC_NOTIFY_LONG_SPIN_WAIT)
+		st = HV_STATUS_INVALID_HYPERCALL_INPUT;
+	else if (in.code == HVCALL_NOTIFY_LONG_SPIN_WAIT)
 		st = in.rep_cnt || in.rep_idx || in.var_cnt ?
-		     HVL_STATUS_INVALID_HYPERCALL_INPUT : HVL_STATUS_SUCCESS;
+		     HV_STATUS_INVALID_HYPERCALL_INPUT : HV_STATUS_SUCCESS;
 	else
-		st = HVL_STATUS_INVALID_HYPERCALL_CODE;
+		st = HV_STATUS_INVALID_HYPERCALL_CODE;
 	return st;
 }
 
@@ -197,19 +197,19 @@ static const uint16_t codes[] = { 0x0, 0x1, 0x4, 0x6, 0x7, 0x9, 0xa, 0x10,
 
 uint64_t hvm_rnd_ctl(uint64_t *s)
 {
-	uint64_t c = below(s, 10) < 7 ? HVL_HC_NOTIFY_LONG_SPIN_WAIT :
+	uint64_t c = below(s, 10) < 7 ? HVCALL_NOTIFY_LONG_SPIN_WAIT :
 		     codes[below(s, ARRAY_SIZE(codes))];
 
 	if (!below(s, 5))
-		c |= HVL_HC_FAST;
+		c |= HV_HYPERCALL_FAST_BIT;
 	if (!below(s, 10))
-		c |= below(s, 1024) << HVL_HC_VARHEAD_SHIFT;
+		c |= below(s, 1024) << HV_HYPERCALL_VARHEAD_OFFSET;
 	if (!below(s, 10))
-		c |= below(s, 4096) << HVL_HC_REP_COUNT_SHIFT;
+		c |= below(s, 4096) << HV_HYPERCALL_REP_COMP_OFFSET;
 	if (!below(s, 20))
-		c |= below(s, 4096) << HVL_HC_REP_START_SHIFT;
+		c |= below(s, 4096) << HV_HYPERCALL_REP_START_OFFSET;
 	if (!below(s, 10))
-		c |= rnd(s) & HVL_HC_RSVD;
+		c |= rnd(s) & HV_HYPERCALL_RSVD_MASK;
 	return c;
 }
 
@@ -218,23 +218,23 @@ uint64_t hvm_rnd_val(struct hv_model *f, uint64_t *s, uint32_t msr)
 	uint64_t page = below(s, 10) ? 0 : 0xfe000000ull;	/* outside */
 
 	switch (msr) {
-	case HVL_MSR_GUEST_OS_ID:
+	case HV_X64_MSR_GUEST_OS_ID:
 		return below(s, 5) ? HVM_OS_ID : 0;
-	case HVL_MSR_HYPERCALL:
+	case HV_X64_MSR_HYPERCALL:
 		page = page ?: f->hc_gpa;
 		return page | below(s, 2) | (below(s, 10) ? 0 : rnd(s) & HVL_HYPERCALL_RSVD);
-	case HVL_MSR_REFERENCE_TSC:
+	case HV_X64_MSR_REFERENCE_TSC:
 		page = page ?: f->tsc_gpa;
 		return page | (below(s, 4) ? 1 : 0) | (below(s, 10) ? 0 : rnd(s) & HVL_REFTSC_RSVD);
-	case HVL_MSR_VP_ASSIST_PAGE:
+	case HV_X64_MSR_VP_ASSIST_PAGE:
 		page = page ?: f->assist_gpa + 4096 * below(s, HVM_MAXV);
 		return below(s, 5) ? 0 : page | below(s, 2) |
 		       (below(s, 10) ? 0 : rnd(s) & HVL_VP_ASSIST_RSVD);
-	case HVL_MSR_ICR:	/* fixed, to APIC ID 0x7f: nobody */
+	case HV_X64_MSR_ICR:	/* fixed, to APIC ID 0x7f: nobody */
 		return 0x7full << 56 | (rnd(s) & 0x00ffffff00000000ull) |
 		       (rnd(s) & 0xc800) | (0x30 + below(s, 0xd0)) |
 		       (below(s, 10) ? 0 : rnd(s) & HVM_ICR_RSVD);
-	case HVL_MSR_VP_INDEX:
+	case HV_X64_MSR_VP_INDEX:
 		return below(s, 3) ? below(s, 8) : rnd(s);
 	}
 	return below(s, 10) ? below(s, 256) : rnd(s);
@@ -246,5 +246,5 @@ uint64_t hvm_rnd_val(struct hv_model *f, uint64_t *s, uint32_t msr)
  */
 bool hvm_tpr_synced(uint32_t msr, uint64_t got, uint64_t exp)
 {
-	return msr == HVL_MSR_TPR && got == (exp & 0xf0);
+	return msr == HV_X64_MSR_TPR && got == (exp & 0xf0);
 }

@@ -19,9 +19,9 @@
 #define HVM_TIME	(~0ull)	/* expected value: a time, range-checked */
 #define HVM_KEEP	(~1ull)	/* expected RAX: unchanged */
 #define HVM_ICR_RSVD	(0xfff00000ull | 3ull << 16 | 1ull << 13)
-#define HVM_FEATURES	(HVL_FEAT_HYPERCALL | HVL_FEAT_VP_INDEX | \
-			 HVL_FEAT_TIME_REF_COUNT | HVL_FEAT_REFERENCE_TSC | \
-			 HVL_FEAT_APIC_ACCESS)
+#define HVM_FEATURES	(HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | \
+			 HV_MSR_TIME_REF_COUNT_AVAILABLE | HV_MSR_REFERENCE_TSC_AVAILABLE | \
+			 HV_MSR_APIC_ACCESS_AVAILABLE)
 #define HVM_OS_ID	0x8100000000001234ull
 
 struct hv_vmodel {

@@ -37,8 +37,8 @@ static void spin_lock(void)
 		while (*(volatile uint64_t *)&lock_word) {
 			total++;
 			if (notify && ++spins >= OVERCOMMIT_SPIN_RETRIES) {
-				GUEST_ASSERT_EQ(guest_hypercall(HVL_HC_NOTIFY_LONG_SPIN_WAIT),
-						HVL_STATUS_SUCCESS);
+				GUEST_ASSERT_EQ(guest_hypercall(HVCALL_NOTIFY_LONG_SPIN_WAIT),
+						HV_STATUS_SUCCESS);
 				__atomic_fetch_add(&notifications, 1,
 						   __ATOMIC_RELAXED);
 				spins = 0;
@@ -54,7 +54,7 @@ static void lock_guest(uint64_t id, uint64_t rounds, uint64_t hyperv)
 	uint64_t i, j;
 
 	if (id == 0 && hyperv)
-		GUEST_ASSERT_EQ(wrmsr_safe(HVL_MSR_GUEST_OS_ID, 0x8100ull << 48), 0);
+		GUEST_ASSERT_EQ(wrmsr_safe(HV_X64_MSR_GUEST_OS_ID, 0x8100ull << 48), 0);
 	GUEST_SYNC(0);
 	for (i = 0; i < rounds; i++) {
 		spin_lock();

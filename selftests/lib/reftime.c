@@ -44,12 +44,12 @@ void ref_take_sample(const struct hv_tsc_page *p, struct ref_sample *s)
 
 	for (tries = 0; tries < 100; tries++) {
 		if (!ref_page_read(p, &s->t1, &seq1)) {
-			s->m = rdmsr(HVL_MSR_TIME_REF_COUNT);
+			s->m = rdmsr(HV_X64_MSR_TIME_REF_COUNT);
 			s->t1 = s->t2 = s->m;
 			s->seq = 0;
 			return;
 		}
-		s->m = rdmsr(HVL_MSR_TIME_REF_COUNT);
+		s->m = rdmsr(HV_X64_MSR_TIME_REF_COUNT);
 		if (ref_page_read(p, &s->t2, &seq2) && seq1 == seq2) {
 			s->seq = seq1;
 			return;
