@@ -3,7 +3,8 @@
  * The module's tracepoints (events/hvenlight): enabled through tracefs, a
  * guest's Hyper-V MSR accesses and hypercalls, failed ones first, a host
  * access and the reference TSC page's update show up with what they
- * carried; nothing is recorded while the events are off. In-tree KVM has its own kvm:kvm_hv_* events instead.
+ * carried; nothing is recorded while the events are off. In-tree KVM has
+ * its own kvm:kvm_hv_* events instead.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -31,12 +31,6 @@ void hv_env_init(void)
 	tap_diag("environment: %s", names[hv_env]);
 }
 
-void skip_n(int n, const char *why)
-{
-	while (n-- > 0)
-		tap_skip("%s", why);
-}
-
 void hold_kvm_open(void)
 {
 	static int fd = -1;

@@ -26,13 +26,6 @@ extern enum hv_env hv_env;
 void hv_env_init(void);
 
 /*
- * Emit n skips, so every environment prints the same number of lines.
- * Superseded by TEST_RUN()/test_skip() (tap.h); left for hv_fuzz until it
- * moves to the harness.
- */
-void skip_n(int n, const char *why);
-
-/*
  * Keep one extra VM open for the whole run.  Creating the first VM and
  * destroying the last one toggles KVM's preempt-notifier static key, i.e.
  * live-patches __schedule(); under QEMU's multi-threaded TCG a CPU now and
