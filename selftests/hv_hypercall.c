@@ -277,24 +277,31 @@ static void test_abi64(void)
 
 /* ---- KVM_CAP_HYPERV_ENFORCE_CPUID and the spinlock retry count ---- */
 
-static void two_calls_guest(uint64_t id, uint64_t rcx1, uint64_t rcx2)
+/* What the guest saw of its two hypercalls: fault vector and RAX each. */
+struct two_calls {
+	uint64_t vec1, status1;
+	uint64_t vec2, status2;
+};
+
+static struct two_calls two;
+
+static void two_calls_guest(uint64_t rcx1, uint64_t rcx2)
 {
 	uint64_t rax1 = GARBAGE, rax2 = GARBAGE;
-	uint8_t v1, v2;
 
-	(void)id;
-	v1 = hv_hcall(rcx1, 0, 0, &rax1);
-	v2 = hv_hcall(rcx2, 0, 0, &rax2);
-	GUEST_SYNC(v1, rax1, v2, rax2);
+	two.vec1 = hv_hcall(rcx1, 0, 0, &rax1);
+	two.vec2 = hv_hcall(rcx2, 0, 0, &rax2);
+	two.status1 = rax1;
+	two.status2 = rax2;
 	GUEST_DONE();
 }
 
 /*
  * One vCPU with 0x40000004.EBX = spin, 0x40000003.EAX = feat (< 0: as
- * supported) and enforcement as given.
+ * supported) and enforcement as given, making the hypercalls rcx1 and rcx2.
  */
-static void run_spin(uint32_t spin, int64_t feat, bool enforce, uint64_t rcx1,
-		     uint64_t rcx2, struct ucall *uc)
+static struct two_calls run_spin(uint32_t spin, int64_t feat, bool enforce,
+				 uint64_t rcx1, uint64_t rcx2)
 {
 	struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES];
 	struct kvm_vcpu *vcpu;
@@ -310,50 +317,52 @@ static void run_spin(uint32_t spin, int64_t feat, bool enforce, uint64_t rcx1,
 		TEST_ASSERT(!vcpu_enable_cap(vcpu, KVM_CAP_HYPERV_ENFORCE_CPUID, 1),
 			    "KVM_ENABLE_CAP(KVM_CAP_HYPERV_ENFORCE_CPUID)");
 	vcpu_wrmsr(vcpu, HV_X64_MSR_GUEST_OS_ID, OS_ID);
-	vcpu_args_set(vcpu, 3, 0ul, rcx1, rcx2);
-	TEST_ASSERT_EQ(vcpu_run(vcpu, uc), UCALL_SYNC);
+	vcpu_args_set(vcpu, 2, rcx1, rcx2);
+	TEST_ASSERT_EQ(vcpu_run(vcpu, NULL), UCALL_DONE);
+	sync_global_from_guest(vm, two);
 	vm_free(vm);
+	return two;
 }
 
 static void test_enforce(void)
 {
 	const uint64_t spin = HVCALL_NOTIFY_LONG_SPIN_WAIT;
 	const uint64_t rep = spin | 1ull << HV_HYPERCALL_REP_COMP_OFFSET;
-	struct ucall uc;
+	struct two_calls r;
 
 	if (hv_env == HV_PLAIN)
 		test_skip(NO_MODULE);
-	run_spin(HVL_SPIN_RETRIES_NEVER, -1, true, spin, spin, &uc);
-	tap_ok(!uc.args[0] && uc.args[1] == HV_STATUS_ACCESS_DENIED,
+	r = run_spin(HVL_SPIN_RETRIES_NEVER, -1, true, spin, spin);
+	tap_ok(!r.vec1 && r.status1 == HV_STATUS_ACCESS_DENIED,
 	       "enforced, 0x40000004.EBX 0xffffffff (never notify): HvNotifyLongSpinWait -> ACCESS_DENIED (%#lx)",
-	       uc.args[1]);
+	       r.status1);
 
-	run_spin(0, -1, true, spin, rep, &uc);
-	tap_ok(!uc.args[0] && uc.args[1] == HV_STATUS_ACCESS_DENIED,
+	r = run_spin(0, -1, true, spin, rep);
+	tap_ok(!r.vec1 && r.status1 == HV_STATUS_ACCESS_DENIED,
 	       "enforced, 0x40000004.EBX 0: HvNotifyLongSpinWait -> ACCESS_DENIED (%#lx)",
-	       uc.args[1]);
-	tap_ok(!uc.args[2] && uc.args[3] == HV_STATUS_ACCESS_DENIED,
+	       r.status1);
+	tap_ok(!r.vec2 && r.status2 == HV_STATUS_ACCESS_DENIED,
 	       "enforced, EBX 0: access is checked before the input (rep count -> %#lx)",
-	       uc.args[3]);
+	       r.status2);
 
-	run_spin(0x1fff, -1, true, rep, spin, &uc);
-	tap_ok(!uc.args[0] && uc.args[1] == HV_STATUS_INVALID_HYPERCALL_INPUT &&
-	       !uc.args[2] && uc.args[3] == HV_STATUS_SUCCESS,
+	r = run_spin(0x1fff, -1, true, rep, spin);
+	tap_ok(!r.vec1 && r.status1 == HV_STATUS_INVALID_HYPERCALL_INPUT &&
+	       !r.vec2 && r.status2 == HV_STATUS_SUCCESS,
 	       "enforced, 0x40000004.EBX 0x1fff: rep count -> %#lx, plain call -> SUCCESS (%#lx)",
-	       uc.args[1], uc.args[3]);
+	       r.status1, r.status2);
 
-	run_spin(0, -1, false, spin, spin | HV_HYPERCALL_FAST_BIT, &uc);
-	tap_ok(!uc.args[0] && uc.args[1] == HV_STATUS_SUCCESS &&
-	       !uc.args[2] && uc.args[3] == HV_STATUS_SUCCESS,
+	r = run_spin(0, -1, false, spin, spin | HV_HYPERCALL_FAST_BIT);
+	tap_ok(!r.vec1 && r.status1 == HV_STATUS_SUCCESS &&
+	       !r.vec2 && r.status2 == HV_STATUS_SUCCESS,
 	       "not enforced, 0x40000004.EBX 0: HvNotifyLongSpinWait -> SUCCESS (%#lx, fast %#lx)",
-	       uc.args[1], uc.args[3]);
+	       r.status1, r.status2);
 
 	/* The 0x40000003.EAX hypercall bit gates the MSRs, not the calls. */
-	run_spin(HVL_SPIN_RETRIES_DEFAULT, 0, true, 0x00ff, spin, &uc);
-	tap_ok(!uc.args[0] && uc.args[1] == HV_STATUS_INVALID_HYPERCALL_CODE &&
-	       !uc.args[2] && uc.args[3] == HV_STATUS_SUCCESS,
+	r = run_spin(HVL_SPIN_RETRIES_DEFAULT, 0, true, 0x00ff, spin);
+	tap_ok(!r.vec1 && r.status1 == HV_STATUS_INVALID_HYPERCALL_CODE &&
+	       !r.vec2 && r.status2 == HV_STATUS_SUCCESS,
 	       "enforced, 0x40000003.EAX 0, GUEST_OS_ID set by the host: hypercalls still dispatched (%#lx, %#lx)",
-	       uc.args[1], uc.args[3]);
+	       r.status1, r.status2);
 }
 
 /* ---- a VM without Hyper-V at the same time ---- */

@@ -46,7 +46,7 @@ static void cpl3_guest(void)
 {
 	guest_install_handler(UD_VECTOR, ud_handler);
 	guest_run_user(user_hypercall, is_amd());
-	GUEST_SYNC(ud_count, ud_rip, user_rip, user_rax);
+	GUEST_SYNC(0);
 	GUEST_DONE();
 }
 
@@ -63,9 +63,13 @@ static void test_cpl3(void)
 	before = kvm_hypercalls(vm);
 	TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
 	after = kvm_hypercalls(vm);
-	tap_ok(uc.args[0] == 1 && uc.args[1] == uc.args[2] && uc.args[3] == GARBAGE,
+	sync_global_from_guest(vm, ud_count);
+	sync_global_from_guest(vm, ud_rip);
+	sync_global_from_guest(vm, user_rip);
+	sync_global_from_guest(vm, user_rax);
+	tap_ok(ud_count == 1 && ud_rip == user_rip && user_rax == GARBAGE,
 	       "hypercall from CPL3 -> #UD once (%lu), RIP not advanced (%#lx, insn at %#lx), RAX untouched",
-	       uc.args[0], uc.args[1], uc.args[2]);
+	       ud_count, ud_rip, user_rip);
 	if (before < 0 || after < 0)
 		tap_skip("no KVM debugfs statistics");
 	else
