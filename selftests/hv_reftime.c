@@ -183,7 +183,7 @@ static uint64_t ref_read(const struct hv_tsc_page *p, bool msr, struct mono *m,
 
 	if (msr)
 		return rdmsr(MSR_TIME_REF);
-	if (!page_read(p, &t, NULL, &seq)) {
+	if (!ref_page_read(p, &t, NULL, &seq)) {
 		m->fallback++;
 		return rdmsr(MSR_TIME_REF);
 	}

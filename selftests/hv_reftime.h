@@ -106,47 +106,6 @@ static inline int cmp_u64(const void *a, const void *b)
 
 /* ---- guest: the page and the MSR ---- */
 
-#define barrier()	asm volatile("" ::: "memory")
-
-/* RDTSC after every earlier load: "lfence; rdtsc" as Linux's rdtsc_ordered. */
-static inline uint64_t rdtsc_ordered(void)
-{
-	uint32_t lo, hi;
-
-	asm volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
-	return ((uint64_t)hi << 32) | lo;
-}
-
-/*
- * Read the page with the TLFS protocol: false when the sequence is 0
- * (invalid, the guest must use the MSR); else the time, the TSC it was
- * computed from and the sequence.
- */
-static inline bool page_read(const struct hv_tsc_page *p, uint64_t *t,
-			     uint64_t *tscp, uint32_t *seqp)
-{
-	uint64_t scale, tsc;
-	int64_t offset;
-	uint32_t seq;
-
-	do {
-		seq = p->seq;
-		if (!seq)
-			return false;
-		barrier();
-		scale = p->scale;
-		offset = p->offset;
-		tsc = rdtsc_ordered();
-		barrier();
-	} while (p->seq != seq);
-	*t = hvl_tsc_to_ref(tsc, scale, offset);
-	if (tscp)
-		*tscp = tsc;
-	if (seqp)
-		*seqp = seq;
-	return true;
-}
-
 /* One page / MSR / page triple: the MSR read lies between the two. */
 struct sample {
 	uint64_t seq;
@@ -161,10 +120,10 @@ static inline bool take_sample(const struct hv_tsc_page *p,
 {
 	uint32_t seq1, seq2;
 
-	if (!page_read(p, &s->t1, &s->tsc1, &seq1))
+	if (!ref_page_read(p, &s->t1, &s->tsc1, &seq1))
 		return false;
 	s->m = rdmsr(MSR_TIME_REF);
-	if (!page_read(p, &s->t2, NULL, &seq2) || seq1 != seq2)
+	if (!ref_page_read(p, &s->t2, NULL, &seq2) || seq1 != seq2)
 		return false;
 	s->seq = seq1;
 	return true;

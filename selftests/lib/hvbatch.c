@@ -61,7 +61,7 @@ void hvb_guest(uint64_t batch_gpa, uint64_t tsc_gpa)
 				break;
 			case K_PAGE:
 				o->vec = 0;
-				if (!ref_page_read((void *)tsc_gpa, &o->out, &seq))
+				if (!ref_page_read((void *)tsc_gpa, &o->out, NULL, &seq))
 					o->out = 0;
 				break;
 			default:

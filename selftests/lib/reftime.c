@@ -4,18 +4,8 @@
 #include "reftime.h"
 #include "hvl_abi.h"
 
-#define barrier()	asm volatile("" ::: "memory")
-
-/* "lfence; rdtsc", as Linux's rdtsc_ordered(). */
-static inline uint64_t rdtsc_ordered(void)
-{
-	uint32_t lo, hi;
-
-	asm volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
-	return ((uint64_t)hi << 32) | lo;
-}
-
-bool ref_page_read(const struct hv_tsc_page *p, uint64_t *t, uint32_t *seqp)
+bool ref_page_read(const struct hv_tsc_page *p, uint64_t *t, uint64_t *tscp,
+		   uint32_t *seqp)
 {
 	uint64_t scale, tsc;
 	int64_t offset;
@@ -32,6 +22,8 @@ bool ref_page_read(const struct hv_tsc_page *p, uint64_t *t, uint32_t *seqp)
 		barrier();
 	} while (p->seq != seq);
 	*t = hvl_tsc_to_ref(tsc, scale, offset);
+	if (tscp)
+		*tscp = tsc;
 	if (seqp)
 		*seqp = seq;
 	return true;
@@ -43,14 +35,14 @@ void ref_take_sample(const struct hv_tsc_page *p, struct ref_sample *s)
 	int tries;
 
 	for (tries = 0; tries < 100; tries++) {
-		if (!ref_page_read(p, &s->t1, &seq1)) {
+		if (!ref_page_read(p, &s->t1, NULL, &seq1)) {
 			s->m = rdmsr(HV_X64_MSR_TIME_REF_COUNT);
 			s->t1 = s->t2 = s->m;
 			s->seq = 0;
 			return;
 		}
 		s->m = rdmsr(HV_X64_MSR_TIME_REF_COUNT);
-		if (ref_page_read(p, &s->t2, &seq2) && seq1 == seq2) {
+		if (ref_page_read(p, &s->t2, NULL, &seq2) && seq1 == seq2) {
 			s->seq = seq1;
 			return;
 		}

@@ -28,8 +28,24 @@ struct ref_sample {
 	uint64_t t2;	/* page after */
 };
 
-/* Guest: read the page with the TLFS protocol; false when sequence is 0. */
-bool ref_page_read(const struct hv_tsc_page *p, uint64_t *t, uint32_t *seq);
+#define barrier()	asm volatile("" ::: "memory")
+
+/* RDTSC after every earlier load: "lfence; rdtsc" as Linux's rdtsc_ordered. */
+static inline uint64_t rdtsc_ordered(void)
+{
+	uint32_t lo, hi;
+
+	asm volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
+	return ((uint64_t)hi << 32) | lo;
+}
+
+/*
+ * Guest: read the page with the TLFS protocol: false when the sequence is
+ * 0 (invalid, the guest must use the MSR); else the time, and where asked
+ * the TSC it was computed from and the sequence.
+ */
+bool ref_page_read(const struct hv_tsc_page *p, uint64_t *t, uint64_t *tscp,
+		   uint32_t *seq);
 /* Guest: a sample; retried while the page changes under it. */
 void ref_take_sample(const struct hv_tsc_page *p, struct ref_sample *s);
 
