@@ -13,13 +13,7 @@
 #include "hvl_trace.h"
 
 /* Replacements entered but not yet returned; rmmod waits for zero. */
-static atomic_t hvl_glue_inflight = ATOMIC_INIT(0);
-
-/* The hook layer is about to enter a replacement. */
-void hvl_glue_enter(void)
-{
-	atomic_inc(&hvl_glue_inflight);
-}
+atomic_t hvl_glue_inflight = ATOMIC_INIT(0);
 
 static void hvl_glue_leave(void)
 {
@@ -43,7 +37,7 @@ struct hvl_glue_fwd {
 	struct task_struct *task;
 };
 
-static LIST_HEAD(hvl_glue_fwds);
+LIST_HEAD(hvl_glue_fwds);
 static DEFINE_SPINLOCK(hvl_glue_fwd_lock);
 
 /* Hand an ioctl we do not answer to KVM's own handler, past our hook. */
@@ -63,14 +57,12 @@ static long hvl_glue_forward(struct file *filp, unsigned int ioctl,
 	return r;
 }
 
-/* Is the current task handing an ioctl on to KVM (never redirect it)? */
-bool hvl_glue_forwarded(void)
+/* hvl_glue_forwarded() once some task forwards an ioctl. */
+bool hvl_glue_forwarded_slow(void)
 {
 	struct hvl_glue_fwd *fwd;
 	bool found = false;
 
-	if (list_empty_careful(&hvl_glue_fwds))
-		return false;
 	spin_lock(&hvl_glue_fwd_lock);
 	list_for_each_entry(fwd, &hvl_glue_fwds, node)
 		if (fwd->task == current)

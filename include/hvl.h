@@ -109,9 +109,27 @@ void hvl_hook_tramp(void);
  * hvl_glue.c: for each function of include/hvl_hooks.h its decider,
  * replacement or observer, and the framing of KVM's ioctls.
  */
-void hvl_glue_enter(void);
+extern atomic_t hvl_glue_inflight;
+
+/* The hook layer is about to enter a replacement: on every owned exit. */
+static inline void hvl_glue_enter(void)
+{
+	atomic_inc(&hvl_glue_inflight);
+}
+
 void hvl_glue_drain(void);
-bool hvl_glue_forwarded(void);
+extern struct list_head hvl_glue_fwds;
+bool hvl_glue_forwarded_slow(void);
+
+/*
+ * Is the current task handing an ioctl on to KVM (never redirect it)? On
+ * every owned exit: nobody forwards almost always.
+ */
+static inline bool hvl_glue_forwarded(void)
+{
+	return !list_empty_careful(&hvl_glue_fwds) && hvl_glue_forwarded_slow();
+}
+
 bool hvl_glue_want_kvm_vcpu_ioctl(unsigned long filp, unsigned long ioctl);
 long hvl_glue_kvm_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 			     unsigned long arg);
