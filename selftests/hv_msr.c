@@ -268,16 +268,25 @@ static void test_enforce(void)
 
 #define NR_VP		4
 
+/*
+ * What each vCPU saw at its last stop: its read's vector and value, and its
+ * write's vector.
+ */
+struct vp_view {
+	uint64_t rd_vec, vp_index, wr_vec;
+};
+
+static struct vp_view vp_view[NR_VP];
+
 static void vp_guest(uint64_t id)
 {
-	uint64_t v;
-	uint8_t rv, wv;
+	struct vp_view *me = &vp_view[id];
 
-	rv = rdmsr_safe(HV_X64_MSR_VP_INDEX, &v);
-	wv = wrmsr_safe(HV_X64_MSR_VP_INDEX, id + 100);
-	GUEST_SYNC(rv, v, wv);
-	rv = rdmsr_safe(HV_X64_MSR_VP_INDEX, &v);
-	GUEST_SYNC(rv, v);
+	me->rd_vec = rdmsr_safe(HV_X64_MSR_VP_INDEX, &me->vp_index);
+	me->wr_vec = wrmsr_safe(HV_X64_MSR_VP_INDEX, id + 100);
+	GUEST_SYNC(0);
+	me->rd_vec = rdmsr_safe(HV_X64_MSR_VP_INDEX, &me->vp_index);
+	GUEST_SYNC(0);
 	GUEST_DONE();
 }
 
@@ -301,9 +310,10 @@ static void test_vp_index(void)
 		vcpu_set_hv_cpuid(vcpus[i]);
 	for (i = 0; i < NR_VP; i++) {
 		TEST_ASSERT_EQ(vcpu_run(vcpus[i], &uc), UCALL_SYNC);
-		seen[i] = uc.args[1];
-		ok = ok && uc.args[0] == 0 && seen[i] == (uint64_t)i;
-		gp = gp && uc.args[2] == GP_VECTOR;
+		sync_global_from_guest(vm, vp_view);
+		seen[i] = vp_view[i].vp_index;
+		ok = ok && vp_view[i].rd_vec == 0 && seen[i] == (uint64_t)i;
+		gp = gp && vp_view[i].wr_vec == GP_VECTOR;
 		for (j = 0; j < i; j++)
 			ok = ok && seen[j] != seen[i];
 	}
@@ -339,8 +349,10 @@ static void test_vp_index(void)
 	ok = true;
 	for (i = 0; i < NR_VP; i++) {
 		TEST_ASSERT_EQ(vcpu_run(vcpus[i], &uc), UCALL_SYNC);
-		seen[i] = uc.args[1];
-		ok = ok && uc.args[0] == 0 && seen[i] == (i == 2 ? 7u : (uint64_t)i);
+		sync_global_from_guest(vm, vp_view);
+		seen[i] = vp_view[i].vp_index;
+		ok = ok && vp_view[i].rd_vec == 0 &&
+		     seen[i] == (i == 2 ? 7u : (uint64_t)i);
 	}
 	tap_ok(ok, "guests now read %lu %lu %lu %lu", seen[0], seen[1], seen[2], seen[3]);
 	vm_free(vm);
@@ -348,21 +360,34 @@ static void test_vp_index(void)
 
 /* ---- (d) HYPERCALL reserved bits ---- */
 
+/*
+ * The guest's three writes with reserved bits (bit 2, bit 11, bits 11:2):
+ * each one's vector and the MSR after it; then a clean enable's.
+ */
+struct rsvd_view {
+	uint64_t vec[3], msr[3];
+	uint64_t clean_vec, clean_msr;
+};
+
+static struct rsvd_view rsvd;
+
 static void rsvd_guest(uint64_t gpa)
 {
-	uint64_t v1, v2, v3;
-	uint8_t e1, e2, e3, ok;
+	const uint64_t bad[3] = {
+		gpa | HV_X64_MSR_HYPERCALL_ENABLE | (1 << 2),
+		gpa | HV_X64_MSR_HYPERCALL_ENABLE | (1 << 11),
+		gpa | HVL_HYPERCALL_RSVD,
+	};
+	int i;
 
 	wrmsr(HV_X64_MSR_GUEST_OS_ID, OS_ID);
-	e1 = wrmsr_safe(HV_X64_MSR_HYPERCALL, gpa | HV_X64_MSR_HYPERCALL_ENABLE | (1 << 2));
-	v1 = rdmsr(HV_X64_MSR_HYPERCALL);
-	e2 = wrmsr_safe(HV_X64_MSR_HYPERCALL, gpa | HV_X64_MSR_HYPERCALL_ENABLE | (1 << 11));
-	v2 = rdmsr(HV_X64_MSR_HYPERCALL);
-	e3 = wrmsr_safe(HV_X64_MSR_HYPERCALL, gpa | HVL_HYPERCALL_RSVD);
-	v3 = rdmsr(HV_X64_MSR_HYPERCALL);
-	ok = wrmsr_safe(HV_X64_MSR_HYPERCALL, gpa | HV_X64_MSR_HYPERCALL_ENABLE);
-	GUEST_SYNC(e1 | e2 << 8 | e3 << 16 | (uint64_t)ok << 24, v1, v2, v3,
-		   rdmsr(HV_X64_MSR_HYPERCALL));
+	for (i = 0; i < 3; i++) {
+		rsvd.vec[i] = wrmsr_safe(HV_X64_MSR_HYPERCALL, bad[i]);
+		rsvd.msr[i] = rdmsr(HV_X64_MSR_HYPERCALL);
+	}
+	rsvd.clean_vec = wrmsr_safe(HV_X64_MSR_HYPERCALL,
+				    gpa | HV_X64_MSR_HYPERCALL_ENABLE);
+	rsvd.clean_msr = rdmsr(HV_X64_MSR_HYPERCALL);
 	GUEST_DONE();
 }
 
@@ -370,7 +395,6 @@ static void test_hypercall_rsvd(void)
 {
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
-	struct ucall uc;
 	uint64_t gpa, vecs, val;
 	int r;
 
@@ -380,17 +404,20 @@ static void test_hypercall_rsvd(void)
 	vcpu_set_hv_cpuid(vcpu);
 	gpa = vm_alloc(vm, HVL_PAGE_SIZE);
 	vcpu_args_set(vcpu, 1, gpa);
-	TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
-	vecs = uc.args[0];
+	TEST_ASSERT_EQ(vcpu_run(vcpu, NULL), UCALL_DONE);
+	sync_global_from_guest(vm, rsvd);
+	/* The vectors as one value, as the messages have always shown them. */
+	vecs = rsvd.vec[0] | rsvd.vec[1] << 8 | rsvd.vec[2] << 16 |
+	       rsvd.clean_vec << 24;
 	if (hv_env == HV_STOCK)
 		tap_skip(INTENTIONAL("in-tree stores HYPERCALL bits 11:2 (vectors %#lx, MSR then %#lx %#lx %#lx)"),
-			 vecs, uc.args[1], uc.args[2], uc.args[3]);
+			 vecs, rsvd.msr[0], rsvd.msr[1], rsvd.msr[2]);
 	else
 		tap_ok(vecs == (GP_VECTOR | GP_VECTOR << 8 | GP_VECTOR << 16) &&
-		       !uc.args[1] && !uc.args[2] && !uc.args[3] &&
-		       uc.args[4] == (gpa | HV_X64_MSR_HYPERCALL_ENABLE),
+		       !rsvd.msr[0] && !rsvd.msr[1] && !rsvd.msr[2] &&
+		       rsvd.clean_msr == (gpa | HV_X64_MSR_HYPERCALL_ENABLE),
 		       "guest HYPERCALL with bit 2, bit 11, bits 11:2 -> #GP, MSR unchanged (vectors %#lx, %#lx); then a clean enable works (%#lx)",
-		       vecs, uc.args[1], uc.args[4]);
+		       vecs, rsvd.msr[0], rsvd.clean_msr);
 
 	r = vcpu_set_msr(vcpu, HV_X64_MSR_HYPERCALL, gpa | HV_X64_MSR_HYPERCALL_ENABLE | (1 << 5));
 	val = vcpu_rdmsr(vcpu, HV_X64_MSR_HYPERCALL);
