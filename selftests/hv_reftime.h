@@ -54,19 +54,6 @@ static inline uint64_t vcpu_tsc_khz(struct kvm_vcpu *vcpu)
 	return r;
 }
 
-static inline struct kvm_clock_data vm_get_clock(struct kvm_vm *vm)
-{
-	struct kvm_clock_data c = {};
-
-	TEST_ASSERT(!ioctl(vm->fd, KVM_GET_CLOCK, &c), "KVM_GET_CLOCK");
-	return c;
-}
-
-static inline bool vm_masterclock(struct kvm_vm *vm)
-{
-	return vm_get_clock(vm).flags & KVM_CLOCK_TSC_STABLE;
-}
-
 /* TSC cycles to 100 ns units at khz. */
 static inline int64_t tsc_to_units(int64_t cycles, uint64_t khz)
 {
@@ -200,16 +187,6 @@ static inline uint64_t kvmclock_at(const struct pvclock_area *pv,
 	return ns;
 }
 
-static inline void set_clock_rel(struct kvm_vm *vm, int64_t ns)
-{
-	struct kvm_clock_data c = vm_get_clock(vm);
-
-	c.clock += ns;
-	/* KVM adds the realtime that passes from GET to SET. */
-	c.flags &= KVM_CLOCK_REALTIME;
-	TEST_ASSERT(!ioctl(vm->fd, KVM_SET_CLOCK, &c), "KVM_SET_CLOCK");
-}
-
 static bool masterclock_ok __attribute__((unused));
 #define NO_MASTERCLOCK	"KVM's masterclock is off in a plain VM (host clocksource not TSC?): the page cannot be valid"
 
@@ -293,7 +270,7 @@ static inline void check_masterclock(void)
 	struct kvm_vm *vm = vm_create_with_vcpus(1, trivial_guest, &vcpu);
 
 	TEST_ASSERT_EQ(vcpu_run(vcpu, NULL), UCALL_SYNC);
-	masterclock_ok = vm_masterclock(vm);
+	masterclock_ok = vm_clock_stable(vm);
 	tap_diag("KVM masterclock in a plain VM: %s; guest TSC %lu kHz",
 		 masterclock_ok ? "yes" : "no", vcpu_tsc_khz(vcpu));
 	vm_free(vm);

@@ -38,15 +38,29 @@ static void setclock_guest(uint64_t gpa, uint64_t kvgpa)
 	}
 }
 
-/* A 1-vCPU Hyper-V VM running guest(page GPA, kvmclock area GPA). */
-static struct kvm_vm *setclock_vm(void *guest, struct kvm_vcpu **vcpu)
+/*
+ * A 1-vCPU Hyper-V VM running guest(page GPA, kvmclock area GPA), run to
+ * its first GUEST_SYNC (in *uc), with the vCPU's TSC kHz in *khz; skips the
+ * scenario where KVM cannot step the clock exactly.
+ */
+static struct kvm_vm *setclock_vm(void *guest, struct kvm_vcpu **vcpu,
+				  uint64_t *khz, struct ucall *uc)
 {
-	struct kvm_vm *vm = vm_create_with_vcpus(1, guest, vcpu);
+	struct kvm_vm *vm;
 
+	if (hv_env == HV_PLAIN || !masterclock_ok)
+		test_skip("%s", hv_env == HV_PLAIN ? NO_MODULE : NO_MASTERCLOCK);
+	vm = vm_create_with_vcpus(1, guest, vcpu);
 	vcpu_set_hv_cpuid(*vcpu);
 	vcpu_wrmsr(*vcpu, HV_X64_MSR_GUEST_OS_ID, OS_ID);
 	vcpu_args_set(*vcpu, 2, vm_alloc(vm, HVL_PAGE_SIZE),
 		      vm_alloc(vm, HVL_PAGE_SIZE));
+	*khz = vcpu_tsc_khz(*vcpu);
+	TEST_ASSERT_EQ(vcpu_run(*vcpu, uc), UCALL_SYNC);
+	if (!(vm_get_clock(vm).flags & KVM_CLOCK_REALTIME)) {
+		vm_free(vm);
+		test_skip("KVM_GET_CLOCK has no KVM_CLOCK_REALTIME: cannot ask for an exact step");
+	}
 	return vm;
 }
 
@@ -67,23 +81,15 @@ static void test_set_clock(void)
 	int64_t kjump, pjump, mjump, unc;
 	int step;
 
-	if (hv_env == HV_PLAIN || !masterclock_ok)
-		test_skip("%s", hv_env == HV_PLAIN ? NO_MODULE : NO_MASTERCLOCK);
-	vm = setclock_vm(setclock_guest, &vcpu);
-	khz = vcpu_tsc_khz(vcpu);
-	TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
+	vm = setclock_vm(setclock_guest, &vcpu, &khz, &uc);
 	s0 = uc_sample(&uc);
 	k0 = uc.args[5];
-	if (!(vm_get_clock(vm).flags & KVM_CLOCK_REALTIME)) {
-		vm_free(vm);
-		test_skip("KVM_GET_CLOCK has no KVM_CLOCK_REALTIME: cannot ask for an exact step");
-	}
 
 	for (step = 0; step < 2; step++) {
 		int64_t want = step ? -STEP_UNITS : STEP_UNITS;
 		const char *dir = step ? "back -1 s" : "forward +1 s";
 
-		set_clock_rel(vm, step ? -STEP_NS : STEP_NS);
+		vm_set_clock_rel(vm, step ? -STEP_NS : STEP_NS);
 		TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
 		s1 = uc_sample(&uc);
 		k1 = uc.args[5];
@@ -139,21 +145,13 @@ static void test_set_clock_msr(void)
 	int64_t kjump, mjump, unc;
 	int step;
 
-	if (hv_env == HV_PLAIN || !masterclock_ok)
-		test_skip("%s", hv_env == HV_PLAIN ? NO_MODULE : NO_MASTERCLOCK);
-	vm = setclock_vm(setclock_msr_guest, &vcpu);
-	khz = vcpu_tsc_khz(vcpu);
-	TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
+	vm = setclock_vm(setclock_msr_guest, &vcpu, &khz, &uc);
 	memcpy(a0, uc.args, sizeof(a0));
-	if (!(vm_get_clock(vm).flags & KVM_CLOCK_REALTIME)) {
-		vm_free(vm);
-		test_skip("KVM_GET_CLOCK has no KVM_CLOCK_REALTIME: cannot ask for an exact step");
-	}
 	for (step = 0; step < 2; step++) {
 		int64_t want = step ? -STEP_UNITS : STEP_UNITS;
 		const char *dir = step ? "back -1 s" : "forward +1 s";
 
-		set_clock_rel(vm, step ? -STEP_NS : STEP_NS);
+		vm_set_clock_rel(vm, step ? -STEP_NS : STEP_NS);
 		TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
 		memcpy(a1, uc.args, sizeof(a1));
 		kjump = kvm_step(a0[3], a1[3], a0[0], a1[0], khz);
@@ -257,7 +255,7 @@ static void test_low_tsc_khz(void)
 	TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);
 	tap_ok(uc.args[0] == 0,
 	       "guest TSC at %lu kHz (scale would overflow), masterclock %s: the enabled page has sequence 0 (%#lx)",
-	       vcpu_tsc_khz(vcpu), vm_masterclock(vm) ? "on" : "off", uc.args[0]);
+	       vcpu_tsc_khz(vcpu), vm_clock_stable(vm) ? "on" : "off", uc.args[0]);
 	vm_free(vm);
 }
 
@@ -291,7 +289,7 @@ static void test_invalid(void)
 	TEST_ASSERT_EQ(vcpu_run(vcpus[0], &uc), UCALL_SYNC);
 	seq0 = uc.args[0];
 	TEST_ASSERT_EQ(vcpu_run(vcpus[1], &uc), UCALL_SYNC);
-	mc = vm_masterclock(vm);
+	mc = vm_clock_stable(vm);
 	if (mc) {
 		vm_free(vm);
 		test_skip("KVM kept its masterclock despite TSCs 100 s apart: cannot force an invalid page");

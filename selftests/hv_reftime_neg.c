@@ -257,7 +257,7 @@ static void test_disabled(void)
 	/* Run through clock updates: KVM_SET_CLOCK between the runs. */
 	ok = vcpu_run(vcpu, &uc) == UCALL_SYNC && uc.args[0] == 0;
 	for (i = 0; i < DIS_UPDATES; i++) {
-		set_clock_rel(vm, STEP_NS);
+		vm_set_clock_rel(vm, STEP_NS);
 		ok = ok && vcpu_run(vcpu, &uc) == UCALL_SYNC && uc.args[0] == 0;
 	}
 	sync_global_from_guest(vm, dis);
@@ -273,12 +273,12 @@ static void test_disabled(void)
 	sync_global_from_guest(vm, dis);
 	tap_ok(uc.args[0] == 1 && dis.seq != 0 && dis.seq != 0xcccccccc,
 	       "enabling writes the page (sequence %#lx)", dis.seq);
-	set_clock_rel(vm, STEP_NS);
+	vm_set_clock_rel(vm, STEP_NS);
 	TEST_ASSERT_EQ(vcpu_run(vcpu, &uc), UCALL_SYNC);	/* disabled now */
 	memset(page, 0xcc, HVL_PAGE_SIZE);
 	ok = true;
 	for (i = 0; i < DIS_UPDATES; i++) {
-		set_clock_rel(vm, STEP_NS);
+		vm_set_clock_rel(vm, STEP_NS);
 		ok = ok && vcpu_run(vcpu, &uc) == UCALL_SYNC && uc.args[0] == 2;
 	}
 	ok = ok && page_all(page, 0xcc, &bad);

@@ -50,7 +50,7 @@ void ref_take_sample(const struct hv_tsc_page *p, struct ref_sample *s)
 	GUEST_FAIL("the reference TSC page kept changing");
 }
 
-static struct kvm_clock_data vm_get_clock(struct kvm_vm *vm)
+struct kvm_clock_data vm_get_clock(struct kvm_vm *vm)
 {
 	struct kvm_clock_data c = {};
 

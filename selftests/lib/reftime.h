@@ -49,6 +49,8 @@ bool ref_page_read(const struct hv_tsc_page *p, uint64_t *t, uint64_t *tscp,
 /* Guest: a sample; retried while the page changes under it. */
 void ref_take_sample(const struct hv_tsc_page *p, struct ref_sample *s);
 
+/* Host: KVM_GET_CLOCK, asserting that it works. */
+struct kvm_clock_data vm_get_clock(struct kvm_vm *vm);
 /* Host: KVM's clock for the VM (ns), as KVM_GET_CLOCK reads it. */
 uint64_t vm_clock_ns(struct kvm_vm *vm);
 /* The same, 0 when KVM_GET_CLOCK fails (the VM's fd is gone). */
