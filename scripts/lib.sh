@@ -6,6 +6,11 @@ HVL_DEBVER=${HVL_DEBVER:-6.12.117-1~deb12u1}
 HVL_STOCK_REL=${HVL_STOCK_REL:-6.12.117+deb12-amd64}
 HVL_CACHE=${HVL_CACHE:-/var/cache/hvenlight}
 HVL_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The nested Linux guest's -cpu Hyper-V flags (scripts/hvguest-run,
+# hvguest-migrate): the seed set, then what the stacks that create Windows
+# VMs add (virt-install, Proxmox VE, nova, KubeVirt, oVirt: issue #16).
+HVL_HV_SEED_FLAGS=hv_relaxed,hv_spinlocks=0x1fff,hv_vapic,hv_time,hv_vpindex
+HVL_HV_FLAGS_ALL=$HVL_HV_SEED_FLAGS,hv_runtime,hv_frequencies,hv_reset,hv_crash,hv_reenlightenment
 
 hvl_log() { printf '[%s] %s\n' "${HVL_TAG:-hvenlight}" "$*" >&2; }
 hvl_die() { hvl_log "error: $*"; exit 1; }
