@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Hyper-V CPUID leaves 0x40000000-0x40000005 as KVM's supported-CPUID UAPI
- * reports them, the capabilities that go with them, guest detection and
- * KVM_CAP_HYPERV_ENFORCE_CPUID.
+ * Hyper-V CPUID leaves as KVM's supported-CPUID UAPI reports them, the
+ * capabilities that go with them, guest detection and
+ * KVM_CAP_HYPERV_ENFORCE_CPUID: which MSRs and hypercalls a vCPU may use.
  */
+#include <linux/cpu.h>
 #include <linux/kvm_host.h>
 #include "hvl.h"
+
+/* 0x40000003.EBX and EDX as offered; see hvl_cpuid_offer_init(). */
+u32 hvl_cpuid_features_ebx;
+u32 hvl_cpuid_features_edx;
 
 /*
  * A vCPU is a Hyper-V guest when its VMM set 0x40000001.EAX = "Hv#1" and
@@ -41,15 +46,103 @@ bool hvl_cpuid_enforced(const struct hvl_vcpu *hv)
 	return hv && hv->enforce_cpuid;
 }
 
-/* Under enforcement, only what the VMM put in 0x40000003.EAX is usable. */
-bool hvl_cpuid_allowed(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 feature)
+/*
+ * Under enforcement, only what the VMM put in 0x40000003 is usable: feature
+ * is an EAX bit or an HVL_EDX() bit.
+ */
+bool hvl_cpuid_allowed(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u64 feature)
 {
 	struct kvm_cpuid_entry2 *e;
 
 	if (!hvl_cpuid_enforced(hv))
 		return true;
 	e = kvm_find_cpuid_entry(vcpu, HYPERV_CPUID_FEATURES);
-	return e && (e->eax & feature);
+	return e && ((e->eax | HVL_EDX(e->edx)) & feature);
+}
+
+/*
+ * The synthetic debugger is on for a vCPU whose VMM allowed kernel
+ * debugging in 0x40000082, enforcement or not (in-tree
+ * kvm_hv_is_syndbg_enabled()).
+ */
+bool hvl_cpuid_syndbg_enabled(struct kvm_vcpu *vcpu)
+{
+	struct kvm_cpuid_entry2 *e;
+
+	e = kvm_find_cpuid_entry(vcpu, HYPERV_CPUID_SYNDBG_PLATFORM_CAPABILITIES);
+	return e && (e->eax & HV_X64_SYNDBG_CAP_ALLOW_KERNEL_DEBUGGING);
+}
+
+/*
+ * May the vCPU make this hypercall? Under enforcement, only with the bit
+ * that offers it (in-tree hv_check_hypercall_access(), which runs before
+ * any check of the input). Calls nobody offers are allowed here and then
+ * fail as unknown.
+ */
+bool hvl_cpuid_hypercall_allowed(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv,
+				 u16 code)
+{
+	struct kvm_cpuid_entry2 *f, *r;
+	u32 ebx, rec;
+
+	if (!hvl_cpuid_enforced(hv))
+		return true;
+	f = kvm_find_cpuid_entry(vcpu, HYPERV_CPUID_FEATURES);
+	r = kvm_find_cpuid_entry(vcpu, HYPERV_CPUID_ENLIGHTMENT_INFO);
+	ebx = f ? f->ebx : 0;
+	rec = r ? r->eax : 0;
+
+	switch (code) {
+	case HVCALL_NOTIFY_LONG_SPIN_WAIT:
+		return r && r->ebx && r->ebx != HVL_SPIN_RETRIES_NEVER;
+	case HVCALL_POST_MESSAGE:
+		return ebx & HV_POST_MESSAGES;
+	case HVCALL_SIGNAL_EVENT:
+		return ebx & HV_SIGNAL_EVENTS;
+	case HVCALL_POST_DEBUG_DATA:
+	case HVCALL_RETRIEVE_DEBUG_DATA:
+	case HVCALL_RESET_DEBUG_SESSION:
+		/* Without the debugger the call is unknown, not denied. */
+		return !hvl_cpuid_syndbg_enabled(vcpu) || (ebx & HV_DEBUGGING);
+	case HVCALL_FLUSH_VIRTUAL_ADDRESS_LIST_EX:
+	case HVCALL_FLUSH_VIRTUAL_ADDRESS_SPACE_EX:
+		if (!(rec & HV_X64_EX_PROCESSOR_MASKS_RECOMMENDED))
+			return false;
+		fallthrough;
+	case HVCALL_FLUSH_VIRTUAL_ADDRESS_LIST:
+	case HVCALL_FLUSH_VIRTUAL_ADDRESS_SPACE:
+		return rec & HV_X64_REMOTE_TLB_FLUSH_RECOMMENDED;
+	case HVCALL_SEND_IPI_EX:
+		if (!(rec & HV_X64_EX_PROCESSOR_MASKS_RECOMMENDED))
+			return false;
+		fallthrough;
+	case HVCALL_SEND_IPI:
+		return rec & HV_X64_CLUSTER_IPI_RECOMMENDED;
+	case HV_EXT_CALL_QUERY_CAPABILITIES ... HV_EXT_CALL_MAX:
+		return ebx & HV_ENABLE_EXTENDED_HYPERCALLS;
+	}
+	return true;
+}
+
+/*
+ * Settle 0x40000003.EBX and EDX from the EAX features the module offers;
+ * wrmsr_exits: whether a guest WRMSR can end KVM_RUN with an exit to the
+ * VMM (the crash MSRs and the debugger need it, as RESET does).
+ */
+void hvl_cpuid_offer_init(bool wrmsr_exits)
+{
+	hvl_cpuid_features_ebx = HV_ENABLE_EXTENDED_HYPERCALLS;
+	hvl_cpuid_features_edx = 0;
+	if (hvl_cpuid_features & HV_ACCESS_FREQUENCY_MSRS)
+		hvl_cpuid_features_edx |= HV_FEATURE_FREQUENCY_MSRS_AVAILABLE;
+	if (!wrmsr_exits) {
+		hvl_cpuid_features &= ~HV_MSR_RESET_AVAILABLE;
+		return;
+	}
+	hvl_cpuid_features_ebx |= HV_DEBUGGING;
+	hvl_cpuid_features_edx |= HV_FEATURE_GUEST_CRASH_MSR_AVAILABLE |
+				  HV_X64_GUEST_DEBUGGING_AVAILABLE |
+				  HV_FEATURE_DEBUG_MSRS_AVAILABLE;
 }
 
 bool hvl_cpuid_has_cap(long ext)
@@ -86,18 +179,25 @@ int hvl_cpuid_supported(struct kvm_vcpu *vcpu,
 			struct kvm_cpuid_entry2 ent[HVL_CPUID_NR_LEAVES])
 {
 	struct hvl_cpuid_leaf leaf[HVL_CPUID_NR_LEAVES];
-	u32 feat = hvl_cpuid_features;
-	u32 rec = HV_X64_RELAXED_TIMING_RECOMMENDED;
+	struct hvl_cpuid_offer o = {
+		.features_eax = hvl_cpuid_features,
+		.features_ebx = hvl_cpuid_features_ebx,
+		.features_edx = hvl_cpuid_features_edx,
+		.recommend_eax = HV_X64_RELAXED_TIMING_RECOMMENDED,
+		.max_vcpus = KVM_MAX_VCPUS,
+	};
 	int i;
 
-	if (feat & HV_MSR_APIC_ACCESS_AVAILABLE)
-		rec |= HV_X64_APIC_ACCESS_RECOMMENDED;
+	if (o.features_eax & HV_MSR_APIC_ACCESS_AVAILABLE)
+		o.recommend_eax |= HV_X64_APIC_ACCESS_RECOMMENDED;
+	if (!cpu_smt_possible())
+		o.recommend_eax |= HV_X64_NO_NONARCH_CORESHARING;
 	/* Without an in-kernel LAPIC there is no APIC to access. */
 	if (vcpu && !hvl_compat_lapic_in_kernel(vcpu)) {
-		feat &= ~HV_MSR_APIC_ACCESS_AVAILABLE;
-		rec &= ~HV_X64_APIC_ACCESS_RECOMMENDED;
+		o.features_eax &= ~HV_MSR_APIC_ACCESS_AVAILABLE;
+		o.recommend_eax &= ~HV_X64_APIC_ACCESS_RECOMMENDED;
 	}
-	hvl_cpuid_build(leaf, feat, rec, KVM_MAX_VCPUS);
+	hvl_cpuid_build(leaf, &o);
 	memset(ent, 0, HVL_CPUID_NR_LEAVES * sizeof(ent[0]));
 	for (i = 0; i < HVL_CPUID_NR_LEAVES; i++) {
 		ent[i].function = leaf[i].function;

@@ -94,20 +94,81 @@ static u16 hvl_hypercall_status(int err)
 		return HV_STATUS_INVALID_HYPERCALL_CODE;
 	case -EINVAL:
 		return HV_STATUS_INVALID_HYPERCALL_INPUT;
+	case -EFAULT:
+		return HV_STATUS_INVALID_ALIGNMENT;
 	case -EACCES:
 		return HV_STATUS_ACCESS_DENIED;
+	case -EPERM:
+		return HV_STATUS_OPERATION_DENIED;
+	case -ENOMEM:
+		return HV_STATUS_INSUFFICIENT_MEMORY;
 	}
 	return HV_STATUS_INVALID_PARAMETER;
 }
 
-static int hvl_hypercall_dispatch(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
-				  const struct hvl_hc_input *in)
-{
-	struct hvl_vcpu *hv = hvl_state_vcpu_find_in(vm, vcpu);
+/* dispatch: the VMM answers this call (KVM_EXIT_HYPERV_HCALL). */
+#define HVL_HC_TO_VMM	1
 
-	/* Access before input validation, in in-tree KVM's order. */
-	if (in->code == HVCALL_NOTIFY_LONG_SPIN_WAIT &&
-	    !hvl_spinlock_allowed(vcpu, hv))
+/* A hypercall as the guest made it: the input value and the two GPAs. */
+struct hvl_hc {
+	struct hvl_hc_input in;
+	u64 param, ingpa, outgpa;
+};
+
+/*
+ * SynIC is not implemented yet (issue 17): no vCPU has an active SynIC,
+ * so there is nobody to post a message to.
+ */
+static bool hvl_hypercall_synic_active(struct hvl_vcpu *hv)
+{
+	return false;
+}
+
+/*
+ * HvSignalEvent: the connection ID (in the input page, or the register
+ * for a fast call) must be a plain one. No connection has an eventfd yet
+ * (KVM_HYPERV_EVENTFD comes with SynIC): -ENOENT, the VMM may know it.
+ */
+static int hvl_hypercall_signal_event(struct kvm_vcpu *vcpu,
+				      const struct hvl_hc *hc)
+{
+	u64 conn = hc->ingpa;
+
+	if (!hc->in.fast) {
+		if (!IS_ALIGNED(hc->ingpa, sizeof(u64)) ||
+		    kvm_vcpu_read_guest(vcpu, hc->ingpa, &conn, sizeof(conn)))
+			return -EFAULT;
+	}
+	/* A "flag number" in 47:32 is allowed but never registered. */
+	if (conn & GENMASK_ULL(47, 32))
+		return -ENOENT;
+	if (conn & ~(u64)KVM_HYPERV_CONN_ID_MASK)
+		return -EINVAL;
+	return -ENOENT;
+}
+
+/* The synthetic debugger's calls go to the VMM when it asked for them. */
+static int hvl_hypercall_syndbg(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
+				const struct hvl_hc *hc)
+{
+	if (hc->in.fast && hc->in.code != HVCALL_RESET_DEBUG_SESSION)
+		return -ERANGE;
+	if (!hvl_cpuid_syndbg_enabled(vcpu))
+		return -EOPNOTSUPP;
+	if (!vm || !(READ_ONCE(vm->syndbg.options) & HV_X64_SYNDBG_OPTION_USE_HCALLS))
+		return -EPERM;
+	return HVL_HC_TO_VMM;
+}
+
+static int hvl_hypercall_dispatch(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
+				  struct hvl_vcpu *hv, const struct hvl_hc *hc)
+{
+	const struct hvl_hc_input *in = &hc->in;
+	bool rep = in->rep_cnt || in->rep_idx;
+	int r;
+
+	/* Access before any check of the input, in in-tree KVM's order. */
+	if (!hvl_cpuid_hypercall_allowed(vcpu, hv, in->code))
 		return -EACCES;
 	if (in->rsvd)
 		return -EINVAL;
@@ -115,43 +176,49 @@ static int hvl_hypercall_dispatch(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 	switch (in->code) {
 	case HVCALL_NOTIFY_LONG_SPIN_WAIT:
 		return hvl_spinlock_notify(vcpu, vm, in);
+	case HVCALL_SIGNAL_EVENT:
+		if (rep || in->var_cnt)
+			return -EINVAL;
+		r = hvl_hypercall_signal_event(vcpu, hc);
+		if (r != -ENOENT)
+			return r;
+		/* Maybe the VMM knows the connection: as a message would. */
+		fallthrough;
+	case HVCALL_POST_MESSAGE:
+		/* Do not bother a VMM that has no way to handle it. */
+		if (rep || in->var_cnt || !hvl_hypercall_synic_active(hv))
+			return -EINVAL;
+		return HVL_HC_TO_VMM;
+	case HVCALL_POST_DEBUG_DATA:
+	case HVCALL_RETRIEVE_DEBUG_DATA:
+	case HVCALL_RESET_DEBUG_SESSION:
+		return hvl_hypercall_syndbg(vcpu, vm, hc);
+	case HV_EXT_CALL_QUERY_CAPABILITIES ... HV_EXT_CALL_MAX:
+		/* Their input and output are pages: no fast form. */
+		if (in->fast)
+			return -ERANGE;
+		return HVL_HC_TO_VMM;
 	}
 	return -EOPNOTSUPP;
 }
 
-/* The VM's state is looked up once per hypercall and handed down. */
-int hvl_hypercall_handle(struct kvm_vcpu *vcpu)
+/*
+ * Finish a hypercall with its result value (status and reps completed):
+ * the guest's RAX (EDX:EAX in 32-bit mode), the instruction retired. Also
+ * the completion of a call the VMM answered, with the VMM's result.
+ */
+int hvl_hypercall_complete(struct kvm_vcpu *vcpu, u64 param, u64 result)
 {
 	struct hvl_vm *vm = hvl_state_vm_find(vcpu->kvm);
-	struct hvl_hc_input in;
-	bool longmode;
-	u64 param, result;
-	u16 status;
+	struct hvl_hc_input in = hvl_hc_decode(param);
+	u16 status = result & HVL_HC_CODE_MASK;
 
-	/* TLFS: a hypercall from CPL > 0 or real mode raises #UD. */
-	if (hvl_compat_get_cpl(vcpu) != 0 || !hvl_compat_is_protmode(vcpu)) {
-		kvm_queue_exception(vcpu, UD_VECTOR);
-		return 1;
-	}
-
-	longmode = hvl_compat_is_64bit(vcpu);
-	if (longmode)
-		param = hvl_compat_reg_read(vcpu, VCPU_REGS_RCX);
-	else
-		param = hvl_hc_join32(hvl_compat_reg_read(vcpu, VCPU_REGS_RDX),
-				      hvl_compat_reg_read(vcpu, VCPU_REGS_RAX));
-	in = hvl_hc_decode(param);
-
-	status = hvl_hypercall_status(hvl_hypercall_dispatch(vcpu, vm, &in));
 	trace_hvl_hypercall(vcpu->vcpu_id, in.code, in.fast, in.var_cnt,
 			    in.rep_cnt, in.rep_idx, status);
 	hvl_state_count(vm, HVL_STAT_HYPERCALL);
 	if (status != HV_STATUS_SUCCESS)
 		hvl_state_count(vm, HVL_STAT_HYPERCALL_FAILED);
-
-	/* No implemented call is a rep call: zero reps completed. */
-	result = hvl_hc_result(status, 0);
-	if (longmode) {
+	if (hvl_compat_is_64bit(vcpu)) {
 		hvl_compat_reg_write(vcpu, VCPU_REGS_RAX, result);
 	} else {
 		hvl_compat_reg_write(vcpu, VCPU_REGS_RDX, result >> 32);
@@ -159,4 +226,59 @@ int hvl_hypercall_handle(struct kvm_vcpu *vcpu)
 	}
 	++vcpu->stat.hypercalls;
 	return kvm_skip_emulated_instruction(vcpu);
+}
+
+/* The registers of a hypercall: RCX, RDX, R8, or pairs in 32-bit mode. */
+static void hvl_hypercall_read(struct kvm_vcpu *vcpu, struct hvl_hc *hc)
+{
+	if (hvl_compat_is_64bit(vcpu)) {
+		hc->param = hvl_compat_reg_read(vcpu, VCPU_REGS_RCX);
+		hc->ingpa = hvl_compat_reg_read(vcpu, VCPU_REGS_RDX);
+		hc->outgpa = hvl_compat_reg_read(vcpu, VCPU_REGS_R8);
+	} else {
+		hc->param = hvl_hc_join32(hvl_compat_reg_read(vcpu, VCPU_REGS_RDX),
+					  hvl_compat_reg_read(vcpu, VCPU_REGS_RAX));
+		hc->ingpa = hvl_hc_join32(hvl_compat_reg_read(vcpu, VCPU_REGS_RBX),
+					  hvl_compat_reg_read(vcpu, VCPU_REGS_RCX));
+		hc->outgpa = hvl_hc_join32(hvl_compat_reg_read(vcpu, VCPU_REGS_RDI),
+					   hvl_compat_reg_read(vcpu, VCPU_REGS_RSI));
+	}
+	hc->in = hvl_hc_decode(hc->param);
+}
+
+/*
+ * A Hyper-V hypercall, as KVM's exit handler: 1 to go on running the
+ * guest, 0 when the call asked for an exit to the VMM (KVM_EXIT_HYPERV,
+ * HCALL) in the vCPU's state, which the glue delivers; the call then
+ * completes with the VMM's result on re-entry. The VM's state is looked up
+ * once per hypercall and handed down.
+ */
+int hvl_hypercall_handle(struct kvm_vcpu *vcpu)
+{
+	struct hvl_vm *vm = hvl_state_vm_find(vcpu->kvm);
+	struct hvl_vcpu *hv = hvl_state_vcpu_find_in(vm, vcpu);
+	struct kvm_hyperv_exit e = { .type = KVM_EXIT_HYPERV_HCALL };
+	struct hvl_hc hc;
+	int r;
+
+	/* TLFS: a hypercall from CPL > 0 or real mode raises #UD. */
+	if (hvl_compat_get_cpl(vcpu) != 0 || !hvl_compat_is_protmode(vcpu)) {
+		kvm_queue_exception(vcpu, UD_VECTOR);
+		return 1;
+	}
+	hvl_hypercall_read(vcpu, &hc);
+	r = hvl_hypercall_dispatch(vcpu, vm, hv, &hc);
+	if (r != HVL_HC_TO_VMM)
+		return hvl_hypercall_complete(vcpu, hc.param,
+					      hvl_hc_result(hvl_hypercall_status(r), 0));
+
+	hv = hv ?: hvl_state_vcpu_get(vcpu);
+	if (!hv)
+		return hvl_hypercall_complete(vcpu, hc.param,
+					      hvl_hc_result(hvl_hypercall_status(-ENOMEM), 0));
+	e.u.hcall.input = hc.param;
+	e.u.hcall.params[0] = hc.ingpa;
+	e.u.hcall.params[1] = hc.outgpa;
+	hvl_state_exit_request(hv, HVL_EXIT_HYPERV, &e);
+	return 0;
 }

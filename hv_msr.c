@@ -7,20 +7,34 @@
 #include "hvl.h"
 
 /*
- * The MSRs a VMM saves and restores: state, not the EOI/ICR/TPR accessors
- * of APIC registers (KVM_GET_LAPIC carries those), as in-tree KVM lists.
+ * The MSRs a VMM saves and restores, in in-tree KVM's list and order: not
+ * the EOI/ICR/TPR accessors of APIC registers (KVM_GET_LAPIC carries those).
  */
 static const u32 hvl_msrs[] = {
-	HV_X64_MSR_GUEST_OS_ID, HV_X64_MSR_HYPERCALL, HV_X64_MSR_VP_INDEX,
-	HV_X64_MSR_TIME_REF_COUNT, HV_X64_MSR_REFERENCE_TSC, HV_X64_MSR_VP_ASSIST_PAGE,
+	HV_X64_MSR_GUEST_OS_ID, HV_X64_MSR_HYPERCALL,
+	HV_X64_MSR_TIME_REF_COUNT, HV_X64_MSR_REFERENCE_TSC,
+	HV_X64_MSR_TSC_FREQUENCY, HV_X64_MSR_APIC_FREQUENCY,
+	HV_X64_MSR_CRASH_P0, HV_X64_MSR_CRASH_P1, HV_X64_MSR_CRASH_P2,
+	HV_X64_MSR_CRASH_P3, HV_X64_MSR_CRASH_P4, HV_X64_MSR_CRASH_CTL,
+	HV_X64_MSR_RESET,
+	HV_X64_MSR_VP_INDEX,
+	HV_X64_MSR_VP_RUNTIME,
+	HV_X64_MSR_VP_ASSIST_PAGE,
+	HV_X64_MSR_REENLIGHTENMENT_CONTROL, HV_X64_MSR_TSC_EMULATION_CONTROL,
+	HV_X64_MSR_TSC_EMULATION_STATUS,
+	HV_X64_MSR_SYNDBG_OPTIONS,
+	HV_X64_MSR_SYNDBG_CONTROL, HV_X64_MSR_SYNDBG_STATUS,
+	HV_X64_MSR_SYNDBG_SEND_BUFFER, HV_X64_MSR_SYNDBG_RECV_BUFFER,
+	HV_X64_MSR_SYNDBG_PENDING_BUFFER,
 };
 
 /*
- * The 0x40000003.EAX bit that offers an MSR; 0 for MSRs we never own. To
- * own one outside HVL_MSR_OWNED_FIRST..LAST, widen that range: the MSR
- * hooks' filter reads it.
+ * The 0x40000003 bit that offers an MSR (an EAX bit, or HVL_EDX() of an
+ * EDX bit); 0 for MSRs we never own. To own one outside
+ * HVL_MSR_OWNED_FIRST..LAST, widen that range: the MSR hooks' filter reads
+ * it.
  */
-static u32 hvl_msr_feature(u32 msr)
+static u64 hvl_msr_feature(u32 msr)
 {
 	if (msr < HVL_MSR_OWNED_FIRST || msr > HVL_MSR_OWNED_LAST)
 		return 0;
@@ -39,14 +53,36 @@ static u32 hvl_msr_feature(u32 msr)
 	case HV_X64_MSR_TPR:
 	case HV_X64_MSR_VP_ASSIST_PAGE:
 		return HV_MSR_APIC_ACCESS_AVAILABLE;
+	case HV_X64_MSR_VP_RUNTIME:
+		return HV_MSR_VP_RUNTIME_AVAILABLE;
+	case HV_X64_MSR_RESET:
+		return HV_MSR_RESET_AVAILABLE;
+	case HV_X64_MSR_TSC_FREQUENCY:
+	case HV_X64_MSR_APIC_FREQUENCY:
+		return HV_ACCESS_FREQUENCY_MSRS;
+	case HV_X64_MSR_REENLIGHTENMENT_CONTROL:
+	case HV_X64_MSR_TSC_EMULATION_CONTROL:
+	case HV_X64_MSR_TSC_EMULATION_STATUS:
+		return HV_ACCESS_REENLIGHTENMENT;
+	case HV_X64_MSR_CRASH_P0 ... HV_X64_MSR_CRASH_CTL:
+		return HVL_EDX(HV_FEATURE_GUEST_CRASH_MSR_AVAILABLE);
+	case HV_X64_MSR_SYNDBG_CONTROL ... HV_X64_MSR_SYNDBG_PENDING_BUFFER:
+	case HV_X64_MSR_SYNDBG_OPTIONS:
+		return HVL_EDX(HV_FEATURE_DEBUG_MSRS_AVAILABLE);
 	}
 	return 0;
+}
+
+/* The MSRs of that bit are offered. */
+static bool hvl_msr_feature_offered(u64 feature)
+{
+	return feature & (hvl_cpuid_features | HVL_EDX(hvl_cpuid_features_edx));
 }
 
 /* An MSR we may own: offered, and not the VMM's Xen hypercall MSR. */
 bool hvl_msr_offered(struct kvm_vcpu *vcpu, u32 msr)
 {
-	return (hvl_msr_feature(msr) & hvl_cpuid_features) &&
+	return hvl_msr_feature_offered(hvl_msr_feature(msr)) &&
 	       !hvl_compat_xen_msr(vcpu->kvm, msr);
 }
 
@@ -129,7 +165,7 @@ int hvl_msr_set(struct kvm_vcpu *vcpu, struct msr_data *msr)
 		r = hvl_vapic_set_msr(vcpu, hv, msr->index, msr->data, host);
 		break;
 	default:
-		r = -EINVAL;
+		r = hvl_sysmsr_set(vcpu, vm, hv, msr->index, msr->data, host);
 		break;
 	}
 	return hvl_msr_done(vcpu, vm, HVL_STAT_MSR_WRITE, r);
@@ -168,7 +204,7 @@ int hvl_msr_get(struct kvm_vcpu *vcpu, struct msr_data *msr)
 		r = hvl_vapic_get_msr(vcpu, hv, msr->index, &msr->data);
 		break;
 	default:
-		r = -EINVAL;
+		r = hvl_sysmsr_get(vcpu, vm, hv, msr->index, &msr->data, host);
 		break;
 	}
 	return hvl_msr_done(vcpu, vm, HVL_STAT_MSR_READ, r);
@@ -184,7 +220,7 @@ int hvl_msr_list(u32 indices[HVL_MSR_LIST_MAX])
 
 	static_assert(ARRAY_SIZE(hvl_msrs) <= HVL_MSR_LIST_MAX);
 	for (i = 0; i < ARRAY_SIZE(hvl_msrs); i++)
-		if (hvl_msr_feature(hvl_msrs[i]) & hvl_cpuid_features)
+		if (hvl_msr_feature_offered(hvl_msr_feature(hvl_msrs[i])))
 			indices[n++] = hvl_msrs[i];
 	return n;
 }

@@ -71,6 +71,51 @@ static int hvl_reftime_write_page(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 }
 
 /*
+ * Take the parameters of the page as the guest has it (a migrated guest's
+ * page, which this VM never wrote); false when it holds none. vm->lock held.
+ */
+static bool hvl_reftime_adopt(struct kvm_vcpu *vcpu, struct hvl_vm *vm)
+{
+	struct {
+		u32 seq, rsvd;
+		u64 scale;
+		s64 offset;
+	} p;
+
+	static_assert(offsetof(struct ms_hyperv_tsc_page, tsc_offset) ==
+		      offsetof(typeof(p), offset));
+	if (kvm_vcpu_read_guest(vcpu, vm->reference_tsc & HV_HYP_PAGE_MASK,
+				&p, sizeof(p)) || !p.seq)
+		return false;
+	write_seqcount_begin(&vm->tsc_sc);
+	vm->tsc_seq = p.seq;
+	vm->tsc_scale = p.scale;
+	vm->tsc_offset = p.offset;
+	vm->tsc_valid = true;
+	write_seqcount_end(&vm->tsc_sc);
+	vm->tsc_dirty = false;
+	return true;
+}
+
+/*
+ * A guest using re-enlightenment (TSC emulation control set) expects to be
+ * told of a TSC change, not to find new parameters: keep its page across
+ * host clock changes until it enables the page itself, as in-tree KVM
+ * does, and answer TIME_REF_COUNT from the page it has. vm->lock held.
+ */
+static bool hvl_reftime_keep(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u32 gen)
+{
+	if (!READ_ONCE(vm->tsc_emulation_control) || vm->tsc_guest_set)
+		return false;
+	if (!vm->tsc_valid && !hvl_reftime_adopt(vcpu, vm))
+		return false;
+	write_seqcount_begin(&vm->tsc_sc);
+	vm->tsc_gen = gen;
+	write_seqcount_end(&vm->tsc_sc);
+	return true;
+}
+
+/*
  * Bring the page in line with this vCPU's kvmclock; vm->lock held. Skip the
  * write when nothing changed, so that the guest's sequence stays put.
  * Return false when the page could not be brought up to date now.
@@ -97,6 +142,8 @@ static bool hvl_reftime_refresh(struct kvm_vcpu *vcpu, struct hvl_vm *vm)
 	smp_rmb();
 	fresh = !kvm_test_request(KVM_REQ_MCLOCK_INPROGRESS, vcpu) &&
 		!kvm_test_request(KVM_REQ_CLOCK_UPDATE, vcpu);
+	if (hvl_reftime_keep(vcpu, vm, gen))
+		return true;
 	valid = fresh && (c->flags & PVCLOCK_TSC_STABLE_BIT) &&
 		c->tsc_to_system_mul &&
 		hvl_tsc_page_params(c->tsc_to_system_mul, c->tsc_shift,
@@ -112,6 +159,8 @@ static bool hvl_reftime_refresh(struct kvm_vcpu *vcpu, struct hvl_vm *vm)
 	/* A page outside guest memory stays unwritten, as in-tree KVM does. */
 	vm->tsc_dirty = hvl_reftime_write_page(vcpu, vm, valid, gen, scale,
 					       offset);
+	if (!vm->tsc_dirty && valid)
+		vm->tsc_guest_set = false;
 	return fresh;
 }
 
@@ -306,6 +355,8 @@ int hvl_reftime_set_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u32 msr,
 		vm->tsc_valid = false;
 		write_seqcount_end(&vm->tsc_sc);
 		vm->tsc_dirty = true;
+		/* The guest's own page is computed afresh, whatever it uses. */
+		vm->tsc_guest_set = !host && (data & HV_X64_MSR_TSC_REFERENCE_ENABLE);
 		hvl_reftime_refresh(vcpu, vm);
 	}
 	mutex_unlock(&vm->lock);

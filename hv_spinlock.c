@@ -7,20 +7,6 @@
 #include <linux/sched.h>
 #include "hvl.h"
 
-/*
- * Under enforcement the call exists only when the VMM set a retry count in
- * 0x40000004.EBX (all ones means "never notify").
- */
-bool hvl_spinlock_allowed(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv)
-{
-	struct kvm_cpuid_entry2 *e;
-
-	if (!hvl_cpuid_enforced(hv))
-		return true;
-	e = kvm_find_cpuid_entry(vcpu, HYPERV_CPUID_ENLIGHTMENT_INFO);
-	return e && e->ebx && e->ebx != HVL_SPIN_RETRIES_NEVER;
-}
-
 int hvl_spinlock_notify(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 			const struct hvl_hc_input *in)
 {

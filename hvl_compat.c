@@ -242,6 +242,39 @@ s64 hvl_compat_kvmclock_offset(struct kvm *kvm)
 	return READ_ONCE(kvm->arch.kvmclock_offset);
 }
 
+/* The guest's TSC rate as KVM_GET_TSC_KHZ reports it (6.12). */
+u32 hvl_compat_virtual_tsc_khz(struct kvm_vcpu *vcpu)
+{
+	return READ_ONCE(vcpu->arch.virtual_tsc_khz);
+}
+
+/*
+ * The APIC bus cycle the VMM chose (KVM_CAP_X86_APIC_BUS_CYCLES_NS, 6.10);
+ * before that KVM's APIC timer ran at 1 GHz (lapic.h APIC_BUS_CYCLE_NS).
+ */
+u64 hvl_compat_apic_bus_cycle_ns(struct kvm *kvm)
+{
+#ifdef KVM_CAP_X86_APIC_BUS_CYCLES_NS
+	return READ_ONCE(kvm->arch.apic_bus_cycle_ns) ?: 1;
+#else
+	return 1;
+#endif
+}
+
+/*
+ * KVM_RUN will return -EINTR right after the completion KVM runs first
+ * (kvm_run->immediate_exit; vcpu->wants_to_run since 6.10, the release
+ * that also brought KVM_CAP_X86_APIC_BUS_CYCLES_NS).
+ */
+bool hvl_compat_vcpu_wants_to_run(struct kvm_vcpu *vcpu)
+{
+#ifdef KVM_CAP_X86_APIC_BUS_CYCLES_NS
+	return vcpu->wants_to_run;
+#else
+	return !READ_ONCE(vcpu->run->immediate_exit);
+#endif
+}
+
 /* lapic_in_kernel() lives in a private header; this is its slow path. */
 bool hvl_compat_lapic_in_kernel(struct kvm_vcpu *vcpu)
 {

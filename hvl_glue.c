@@ -8,6 +8,7 @@
  */
 #include <linux/delay.h>
 #include <linux/kvm_host.h>
+#include <linux/task_work.h>
 #include <linux/uaccess.h>
 #include "hvl.h"
 #include "hvl_trace.h"
@@ -28,47 +29,226 @@ void hvl_glue_drain(void)
 }
 
 /*
- * Tasks inside hvl_glue_forward(). The hooks cannot tell a forwarded call
- * by its caller's address: a graph tracer or a kretprobe on the same
- * function replaces that return address before our trampoline runs.
+ * Tasks calling KVM's own code for a hooked function, each with the
+ * replacement it stands in for. The hooks cannot tell a forwarded call by
+ * its caller's address: a graph tracer or a kretprobe on the same function
+ * replaces that return address before our trampoline runs.
  */
 struct hvl_glue_fwd {
 	struct list_head node;
 	struct task_struct *task;
+	const void *target;
 };
 
 LIST_HEAD(hvl_glue_fwds);
 static DEFINE_SPINLOCK(hvl_glue_fwd_lock);
 
-/* Hand an ioctl we do not answer to KVM's own handler, past our hook. */
-static long hvl_glue_forward(struct file *filp, unsigned int ioctl,
-			     unsigned long arg)
+/* Until hvl_glue_fwd_end(), the hook of target lets this task through. */
+static void hvl_glue_fwd_begin(struct hvl_glue_fwd *fwd, const void *target)
 {
-	struct hvl_glue_fwd fwd = { .task = current };
+	fwd->task = current;
+	fwd->target = target;
+	spin_lock(&hvl_glue_fwd_lock);
+	list_add(&fwd->node, &hvl_glue_fwds);
+	spin_unlock(&hvl_glue_fwd_lock);
+}
+
+static void hvl_glue_fwd_end(struct hvl_glue_fwd *fwd)
+{
+	spin_lock(&hvl_glue_fwd_lock);
+	list_del(&fwd->node);
+	spin_unlock(&hvl_glue_fwd_lock);
+}
+
+/* Hand an ioctl we do not answer to KVM's own handler, past our hook. */
+static long hvl_glue_forward(const void *target, struct file *filp,
+			     unsigned int ioctl, unsigned long arg)
+{
+	struct hvl_glue_fwd fwd;
 	long r;
 
-	spin_lock(&hvl_glue_fwd_lock);
-	list_add(&fwd.node, &hvl_glue_fwds);
-	spin_unlock(&hvl_glue_fwd_lock);
+	hvl_glue_fwd_begin(&fwd, target);
 	r = filp->f_op->unlocked_ioctl(filp, ioctl, arg);
-	spin_lock(&hvl_glue_fwd_lock);
-	list_del(&fwd.node);
-	spin_unlock(&hvl_glue_fwd_lock);
+	hvl_glue_fwd_end(&fwd);
 	return r;
 }
 
-/* hvl_glue_forwarded() once some task forwards an ioctl. */
-bool hvl_glue_forwarded_slow(void)
+/* hvl_glue_forwarded() once some task forwards a call. */
+bool hvl_glue_forwarded_slow(const void *target)
 {
 	struct hvl_glue_fwd *fwd;
 	bool found = false;
 
 	spin_lock(&hvl_glue_fwd_lock);
 	list_for_each_entry(fwd, &hvl_glue_fwds, node)
-		if (fwd->task == current)
+		if (fwd->task == current && fwd->target == target)
 			found = true;
 	spin_unlock(&hvl_glue_fwd_lock);
 	return found;
+}
+
+/*
+ * Exits to the VMM. A Hyper-V operation asks for one in the vCPU's state
+ * (hvl_state_exit_request()); KVM built without Hyper-V has no request bit
+ * that would end KVM_RUN for it, so the glue ends it from the exit handler
+ * that ran the operation (the instruction retired, RIP past it, as
+ * in-tree's request-based exit leaves it) or, where that handler already
+ * ended KVM_RUN for something else or is not ours, from the completion
+ * KVM runs first on the next KVM_RUN.
+ */
+static int hvl_glue_exit_late(struct kvm_vcpu *vcpu);
+
+/* The VMM's answer, on re-entry: the calls it completes. */
+static int hvl_glue_exit_complete(struct kvm_vcpu *vcpu)
+{
+	struct hvl_vcpu *hv = hvl_state_vcpu_find(vcpu);
+	struct kvm_run *run = vcpu->run;
+	u32 type;
+
+	if (!hv)
+		return 1;
+	type = hv->exit_done_type;
+	hv->exit_done_type = 0;
+	switch (type) {
+	case KVM_EXIT_HYPERV_HCALL:
+		return hvl_hypercall_complete(vcpu, run->hyperv.u.hcall.input,
+					      run->hyperv.u.hcall.result);
+	case KVM_EXIT_HYPERV_SYNDBG:
+		hvl_sysmsr_syndbg_complete(vcpu, run->hyperv.u.syndbg.msr,
+					   run->hyperv.u.syndbg.status);
+		break;
+	}
+	return 1;
+}
+
+/* Put the pending exit in vcpu->run: the caller ends KVM_RUN with 0. */
+static int hvl_glue_exit_fill(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv)
+{
+	struct kvm_run *run = vcpu->run;
+	struct hvl_exit *e = &hv->exit;
+
+	switch (e->kind) {
+	case HVL_EXIT_RESET:
+	case HVL_EXIT_CRASH:
+		run->exit_reason = KVM_EXIT_SYSTEM_EVENT;
+		run->system_event.type = e->kind == HVL_EXIT_RESET ?
+					 KVM_SYSTEM_EVENT_RESET :
+					 KVM_SYSTEM_EVENT_CRASH;
+		run->system_event.ndata = 0;
+		break;
+	case HVL_EXIT_HYPERV:
+		run->exit_reason = KVM_EXIT_HYPERV;
+		run->hyperv = e->hyperv;
+		/* A call or the debugger takes the VMM's answer on re-entry. */
+		if (e->hyperv.type != KVM_EXIT_HYPERV_SYNIC) {
+			hv->exit_done_type = e->hyperv.type;
+			hvl_compat_set_cui(vcpu, hvl_glue_exit_complete);
+		}
+		break;
+	case HVL_EXIT_NONE:
+		return 1;
+	}
+	trace_hvl_exit(vcpu->vcpu_id, run->exit_reason,
+		       e->kind == HVL_EXIT_HYPERV ? e->hyperv.type :
+		       run->system_event.type);
+	hvl_state_count(hvl_state_vm_find(vcpu->kvm), HVL_STAT_EXIT);
+	e->kind = HVL_EXIT_NONE;
+	return 0;
+}
+
+/*
+ * Deliver the pending exit on the next KVM_RUN, before the guest runs,
+ * after the completion KVM had there (the exit of an MMIO access, say).
+ */
+static void hvl_glue_exit_arm(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv)
+{
+	hvl_compat_cui_t cui = hvl_compat_cui(vcpu);
+
+	if (cui == hvl_glue_exit_late)
+		return;
+	hv->exit_prev_cui = cui;
+	hvl_compat_set_cui(vcpu, hvl_glue_exit_late);
+}
+
+static int hvl_glue_exit_late(struct kvm_vcpu *vcpu)
+{
+	struct hvl_vcpu *hv = hvl_state_vcpu_find(vcpu);
+	hvl_compat_cui_t prev;
+	int r;
+
+	if (!hv)
+		return 1;
+	prev = hv->exit_prev_cui;
+	hv->exit_prev_cui = NULL;
+	if (prev) {
+		r = prev(vcpu);
+		if (r <= 0) {
+			/* That ended this KVM_RUN: ours comes on the next. */
+			hvl_glue_exit_arm(vcpu, hv);
+			return r;
+		}
+	}
+	/* A KVM_RUN with immediate_exit returns -EINTR: ours on the next. */
+	if (!hvl_compat_vcpu_wants_to_run(vcpu)) {
+		hvl_glue_exit_arm(vcpu, hv);
+		return 1;
+	}
+	return hvl_glue_exit_fill(vcpu, hv);
+}
+
+/*
+ * Task work after KVM_RUN returned for the signal it raised, before the
+ * VMM runs: arm the exit for the next KVM_RUN, as the vCPU's ioctls do,
+ * under vcpu->mutex.
+ */
+static void hvl_glue_exit_kick_work(struct callback_head *cb)
+{
+	struct hvl_vcpu *hv = container_of(cb, struct hvl_vcpu, exit_kick);
+	struct kvm_vcpu *vcpu = hv->exit_kick_vcpu;
+	struct kvm *kvm = vcpu->kvm;
+
+	mutex_lock(&vcpu->mutex);
+	if (hv->exit.kind != HVL_EXIT_NONE)
+		hvl_glue_exit_arm(vcpu, hv);
+	atomic_set(&hv->exit_kicked, 0);
+	mutex_unlock(&vcpu->mutex);
+	/* vcpu and hv may be gone after this. */
+	kvm_put_kvm(kvm);
+	hvl_state_release();
+}
+
+/*
+ * An MSR write asked for an exit outside hvl_glue_kvm_emulate_wrmsr(): from
+ * the VMM (KVM_SET_MSRS), or from the guest through KVM's instruction
+ * emulator. Deliver it on the next KVM_RUN. For the guest, also end this
+ * one before the guest runs again, with a signal's -EINTR (nothing else
+ * stops KVM's run loop from here), and arm the exit only once KVM_RUN
+ * returned: a completion set while the emulator runs would make it throw
+ * the instruction's result away and return for it.
+ */
+static void hvl_glue_exit_defer(struct kvm_vcpu *vcpu, bool host)
+{
+	struct hvl_vcpu *hv = hvl_state_vcpu_find(vcpu);
+
+	if (!hv || hv->exit.kind == HVL_EXIT_NONE ||
+	    hvl_glue_forwarded(hvl_glue_kvm_emulate_wrmsr))
+		return;
+	if (host) {
+		hvl_glue_exit_arm(vcpu, hv);
+		return;
+	}
+	if (atomic_xchg(&hv->exit_kicked, 1))
+		return;
+	/* The VM, and with it vcpu and hv, lives until the work ran. */
+	kvm_get_kvm(vcpu->kvm);
+	hv->exit_kick_vcpu = vcpu;
+	hvl_state_hold();
+	init_task_work(&hv->exit_kick, hvl_glue_exit_kick_work);
+	if (task_work_add(current, &hv->exit_kick, TWA_SIGNAL)) {
+		atomic_set(&hv->exit_kicked, 0);
+		hvl_state_release();
+		kvm_put_kvm_no_destroy(vcpu->kvm);
+	}
 }
 
 /* KVM_GET_SUPPORTED_HV_CPUID on /dev/kvm (vcpu == NULL) or a vCPU fd. */
@@ -81,11 +261,9 @@ static long hvl_glue_get_supported_hv_cpuid(struct kvm_vcpu *vcpu,
 
 	if (copy_from_user(&hdr, ucpuid, sizeof(hdr)))
 		return -EFAULT;
-	if (hdr.nent < HVL_CPUID_NR_LEAVES) {
-		/* Tell the caller how many entries to allocate. */
-		hdr.nent = HVL_CPUID_NR_LEAVES;
-		return copy_to_user(ucpuid, &hdr, sizeof(hdr)) ? -EFAULT : -E2BIG;
-	}
+	/* As in-tree KVM, leave nent alone: callers retry with more. */
+	if (hdr.nent < HVL_CPUID_NR_LEAVES)
+		return -E2BIG;
 	hdr.nent = hvl_cpuid_supported(vcpu, ent);
 	if (copy_to_user(ucpuid->entries, ent, hdr.nent * sizeof(ent[0])) ||
 	    copy_to_user(ucpuid, &hdr, sizeof(hdr)))
@@ -106,7 +284,8 @@ static long hvl_glue_enable_cap(struct file *filp, unsigned long arg)
 	if (copy_from_user(&cap, (void __user *)arg, sizeof(cap)))
 		return -EFAULT;
 	if (cap.cap != KVM_CAP_HYPERV_ENFORCE_CPUID)
-		return hvl_glue_forward(filp, KVM_ENABLE_CAP, arg);
+		return hvl_glue_forward(hvl_glue_kvm_vcpu_ioctl, filp,
+					KVM_ENABLE_CAP, arg);
 	if (cap.flags)
 		return -EINVAL;
 	/* What kvm_vcpu_ioctl() holds around KVM's own KVM_ENABLE_CAP. */
@@ -135,7 +314,7 @@ static long hvl_glue_get_msr_index_list(struct file *filp, unsigned int ioctl,
 	n_ours = hvl_msr_list(ours);
 	if (get_user(n_user, &ulist->nmsrs) || put_user(0, &ulist->nmsrs))
 		return -EFAULT;
-	r = hvl_glue_forward(filp, ioctl, arg);
+	r = hvl_glue_forward(hvl_glue_kvm_dev_ioctl, filp, ioctl, arg);
 	if (r != -E2BIG)
 		return r ?: -EIO;
 	if (get_user(n_kvm, &ulist->nmsrs) ||
@@ -145,7 +324,7 @@ static long hvl_glue_get_msr_index_list(struct file *filp, unsigned int ioctl,
 		return -E2BIG;
 	if (put_user(n_kvm, &ulist->nmsrs))
 		return -EFAULT;
-	r = hvl_glue_forward(filp, ioctl, arg);
+	r = hvl_glue_forward(hvl_glue_kvm_dev_ioctl, filp, ioctl, arg);
 	if (r)
 		return r;
 	if (put_user(n_kvm + n_ours, &ulist->nmsrs) ||
@@ -163,6 +342,34 @@ int hvl_glue_kvm_set_msr_common(struct kvm_vcpu *vcpu, struct msr_data *msr)
 	if (r != HVL_COMPAT_MSR_UNSUPPORTED)
 		trace_hvl_msr(vcpu->vcpu_id, msr->index, msr->data, true,
 			      msr->host_initiated, r);
+	if (!r)
+		hvl_glue_exit_defer(vcpu, msr->host_initiated);
+	hvl_glue_leave();
+	return r;
+}
+
+/*
+ * A WRMSR exit for an MSR whose write may end KVM_RUN: KVM's own handler
+ * (filters, userspace MSR exits, the write through our MSR hook and the
+ * instruction skip), then the exit the write asked for.
+ */
+int hvl_glue_kvm_emulate_wrmsr(struct kvm_vcpu *vcpu)
+{
+	struct hvl_glue_fwd fwd;
+	struct hvl_vcpu *hv;
+	int r;
+
+	hvl_glue_fwd_begin(&fwd, hvl_glue_kvm_emulate_wrmsr);
+	r = kvm_emulate_wrmsr(vcpu);
+	hvl_glue_fwd_end(&fwd);
+	hv = hvl_state_vcpu_find(vcpu);
+	if (hv && hv->exit.kind != HVL_EXIT_NONE) {
+		/* Single-step's debug exit or an error ended it: ours next. */
+		if (r > 0)
+			r = hvl_glue_exit_fill(vcpu, hv);
+		else
+			hvl_glue_exit_arm(vcpu, hv);
+	}
 	hvl_glue_leave();
 	return r;
 }
@@ -181,6 +388,10 @@ int hvl_glue_kvm_get_msr_common(struct kvm_vcpu *vcpu, struct msr_data *msr)
 int hvl_glue_kvm_emulate_hypercall(struct kvm_vcpu *vcpu)
 {
 	int r = hvl_hypercall_handle(vcpu);
+
+	/* The call asked the VMM: KVM_EXIT_HYPERV now, completed on re-entry. */
+	if (!r)
+		r = hvl_glue_exit_fill(vcpu, hvl_state_vcpu_find(vcpu));
 
 	hvl_glue_leave();
 	return r;
@@ -236,6 +447,13 @@ bool hvl_glue_want_kvm_get_msr_common(unsigned long vcpu, unsigned long msr)
 bool hvl_glue_want_kvm_set_msr_common(unsigned long vcpu, unsigned long msr)
 {
 	return hvl_glue_want_kvm_get_msr_common(vcpu, msr);
+}
+
+bool hvl_glue_want_kvm_emulate_wrmsr(unsigned long vcpu, unsigned long unused)
+{
+	struct kvm_vcpu *v = (struct kvm_vcpu *)vcpu;
+
+	return hvl_msr_offered(v, hvl_compat_reg_read(v, VCPU_REGS_RCX));
 }
 
 bool hvl_glue_want_kvm_emulate_hypercall(unsigned long vcpu, unsigned long unused)

@@ -32,6 +32,9 @@ static_assert(KVM_GET_MSR_INDEX_LIST == HVL_IOC_GET_MSR_INDEX_LIST);
 static_assert(KVM_GET_SUPPORTED_HV_CPUID == HVL_IOC_GET_SUPPORTED_HV_CPUID);
 static_assert(offsetof(struct msr_data, index) == HVL_MSR_DATA_INDEX);
 
+/* Where KVM keeps the guest's RCX, the MSR of a WRMSR exit. */
+static const u32 hvl_tramp_vcpu_rcx __used = HVL_COMPAT_VCPU_RCX_OFFSET;
+
 /* Where KVM keeps the base of its own CPUID leaves in a vCPU. */
 static const u32 hvl_tramp_kvm_cpuid_base __used =
 	HVL_COMPAT_KVM_CPUID_BASE_OFFSET;
@@ -64,6 +67,20 @@ static DECLARE_BITMAP(hvl_tramp_caps, HVL_CAP_BITS) __used;
 	"jbe .Lhvl_decide\n\t"						\
 	ASM_RET
 
+/* A WRMSR of none of the MSRs whose write may end KVM_RUN for the VMM. */
+#define HVL_FILTER_WRMSR_EXIT						\
+	"movl hvl_tramp_vcpu_rcx(%rip), %r11d\n\t"			\
+	"movl (%rdi,%r11), %r11d\n\t"					\
+	"cmpl $" __stringify(HV_X64_MSR_RESET) ", %r11d\n\t"		\
+	"je .Lhvl_decide\n\t"						\
+	"cmpl $" __stringify(HV_X64_MSR_CRASH_CTL) ", %r11d\n\t"	\
+	"je .Lhvl_decide\n\t"						\
+	"subl $" __stringify(HV_X64_MSR_SYNDBG_CONTROL) ", %r11d\n\t"	\
+	"cmpl $" __stringify(HV_X64_MSR_SYNDBG_PENDING_BUFFER -		\
+			     HV_X64_MSR_SYNDBG_CONTROL) ", %r11d\n\t"	\
+	"jbe .Lhvl_decide\n\t"						\
+	ASM_RET
+
 /* A capability we do not offer. */
 #define HVL_FILTER_CAP							\
 	"cmpq $" __stringify(HVL_CAP_BITS) ", %rsi\n\t"			\
@@ -86,6 +103,9 @@ struct hvl_hook {
 #define HVL_HOOK(func, ...)						\
 	{ .name = #func, .want = hvl_glue_want_##func,			\
 	  .target = hvl_glue_##func },
+#define HVL_HOOK_OPT(func, feat, ...)					\
+	{ .name = #func, .want = hvl_glue_want_##func,			\
+	  .target = hvl_glue_##func, .feature = feat },
 #define HVL_SEE(func, feat)						\
 	{ .name = #func, .see = hvl_glue_see_##func, .feature = feat },
 static const struct hvl_hook hvl_hooks[] = {
@@ -135,7 +155,7 @@ static unsigned long __used hvl_hook_decide(unsigned long arg0,
 		hook->see(arg0);
 		return 0;
 	}
-	if (!hook->want(arg0, arg1) || hvl_glue_forwarded())
+	if (!hook->want(arg0, arg1) || hvl_glue_forwarded(hook->target))
 		return 0;
 	hvl_glue_enter();
 	return (unsigned long)hook->target;
@@ -157,6 +177,10 @@ static unsigned long __used hvl_hook_decide(unsigned long arg0,
 	filter								\
 	".Lhvl_next_" #func ":\n\t"					\
 	".set .Lhvl_i, .Lhvl_i + 1\n\t"
+/* The trampoline is the same for an optional hook; say so in the asm. */
+#define HVL_HOOK_OPT(func, feat, ...)					\
+	"# " #func " is optional: " #feat "\n\t"			\
+	HVL_HOOK(func, __VA_ARGS__)
 #define HVL_SEE(...)							\
 	".set .Lhvl_i, .Lhvl_i + 1\n\t"
 /* .Lhvl_i counts the hooks in the list's order, as hvl_hooks[] does. */

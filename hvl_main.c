@@ -37,6 +37,7 @@ static int __init hvl_init(void)
 			hvl_cpuid_features & unhooked);
 		hvl_cpuid_features &= ~unhooked;
 	}
+	hvl_cpuid_offer_init(!(unhooked & HV_MSR_RESET_AVAILABLE));
 	r = hvl_hook_start();
 	if (r)
 		return r;

@@ -28,6 +28,7 @@ static const char *const hvl_stat_names[HVL_STAT_NR] = {
 	[HVL_STAT_SPIN_WAIT] = "spin_wait_notifications",
 	[HVL_STAT_SPIN_YIELDED] = "spin_wait_yields",
 	[HVL_STAT_TSC_PAGE_UPDATE] = "tsc_page_updates",
+	[HVL_STAT_EXIT] = "exits_to_vmm",
 };
 
 static struct hvl_vm *hvl_state_vm_lookup(struct kvm *kvm)
@@ -65,6 +66,16 @@ static int hvl_state_show(struct seq_file *m, void *unused)
 	seq_printf(m, "hypercall: 0x%llx\n", READ_ONCE(vm->hypercall));
 	seq_printf(m, "reference_tsc: 0x%llx\n", READ_ONCE(vm->reference_tsc));
 	seq_printf(m, "tsc_page_sequence: %u\n", READ_ONCE(vm->tsc_seq));
+	for (i = 0; i < ARRAY_SIZE(vm->crash_param); i++)
+		seq_printf(m, "crash_p%d: 0x%llx\n", i,
+			   READ_ONCE(vm->crash_param[i]));
+	seq_printf(m, "crash_ctl: 0x%llx\n", READ_ONCE(vm->crash_ctl));
+	seq_printf(m, "reenlightenment_control: 0x%llx\n",
+		   READ_ONCE(vm->reenlightenment_control));
+	seq_printf(m, "tsc_emulation_control: 0x%llx\n",
+		   READ_ONCE(vm->tsc_emulation_control));
+	seq_printf(m, "tsc_emulation_status: 0x%llx\n",
+		   READ_ONCE(vm->tsc_emulation_status));
 	for (i = 0; i < HVL_STAT_NR; i++)
 		seq_printf(m, "%s: %lld\n", hvl_stat_names[i],
 			   atomic64_read(&vm->stats[i]));

@@ -17,10 +17,19 @@
 #define HVL_NAME "hvenlight"
 
 /* The 0x40000003.EAX features this build implements. */
-#define HVL_FEATURES_IMPLEMENTED	(HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | \
+#define HVL_FEATURES_IMPLEMENTED	(HV_MSR_VP_RUNTIME_AVAILABLE | \
+					 HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | \
 					 HV_MSR_TIME_REF_COUNT_AVAILABLE | \
 					 HV_MSR_REFERENCE_TSC_AVAILABLE | \
-					 HV_MSR_APIC_ACCESS_AVAILABLE)
+					 HV_MSR_APIC_ACCESS_AVAILABLE | \
+					 HV_MSR_RESET_AVAILABLE | HV_ACCESS_FREQUENCY_MSRS | \
+					 HV_ACCESS_REENLIGHTENMENT)
+
+/*
+ * What offers an MSR, as one value: a 0x40000003.EAX bit in bits 31:0, or
+ * a 0x40000003.EDX bit in 63:32 (HVL_EDX()).
+ */
+#define HVL_EDX(bit)			((u64)(bit) << 32)
 
 /* Counters shown per VM in debugfs. */
 enum hvl_stat {
@@ -32,6 +41,7 @@ enum hvl_stat {
 	HVL_STAT_SPIN_WAIT,
 	HVL_STAT_SPIN_YIELDED,
 	HVL_STAT_TSC_PAGE_UPDATE,
+	HVL_STAT_EXIT,
 	HVL_STAT_NR,
 };
 
@@ -49,6 +59,7 @@ struct hvl_vm {
 	/* Reference time (hv_reftime.c); the page fields under lock. */
 	u64 reference_tsc;
 	bool tsc_dirty;		/* the page must be (re)written */
+	bool tsc_guest_set;	/* the guest enabled it: compute it afresh */
 	u32 tsc_seq;		/* last non-zero sequence written */
 	seqcount_mutex_t tsc_sc;	/* readers of the four below */
 	bool tsc_valid;
@@ -64,8 +75,34 @@ struct hvl_vm {
 	/* One task work item per vCPU index, once the page was enabled. */
 	struct hvl_tsc_work *tsc_works;
 	u32 nr_tsc_works;
+	/* hv_sysmsr.c: crash, re-enlightenment, the synthetic debugger */
+	u64 crash_param[5];
+	u64 crash_ctl;
+	u64 reenlightenment_control;
+	u64 tsc_emulation_control;
+	u64 tsc_emulation_status;
+	struct hvl_syndbg {
+		u64 control, status, send_page, recv_page, pending_page;
+		u64 options;
+	} syndbg;
 	atomic64_t stats[HVL_STAT_NR];
 	struct rcu_head rcu;
+};
+
+/*
+ * An exit to the VMM that a Hyper-V operation asked for: KVM_RUN returns
+ * with it once the instruction that caused it retired.
+ */
+enum hvl_exit_kind {
+	HVL_EXIT_NONE,
+	HVL_EXIT_RESET,		/* KVM_EXIT_SYSTEM_EVENT, KVM_SYSTEM_EVENT_RESET */
+	HVL_EXIT_CRASH,		/* KVM_EXIT_SYSTEM_EVENT, KVM_SYSTEM_EVENT_CRASH */
+	HVL_EXIT_HYPERV,	/* KVM_EXIT_HYPERV with the payload below */
+};
+
+struct hvl_exit {
+	enum hvl_exit_kind kind;
+	struct kvm_hyperv_exit hyperv;
 };
 
 /* Per-vCPU state, allocated on first use of a per-vCPU MSR or capability. */
@@ -76,6 +113,17 @@ struct hvl_vcpu {
 	bool cpuid_known;
 	bool hv_guest;
 	u64 vp_assist;		/* the VP assist page MSR */
+	u64 runtime_offset;	/* VP_RUNTIME minus the task's run time */
+	/* Asked for by a Hyper-V operation, not yet handed to the VMM. */
+	struct hvl_exit exit;
+	/* What the glue delivered, for its completion on re-entry. */
+	u32 exit_done_type;
+	/* KVM's completion the glue displaced, to run first. */
+	int (*exit_prev_cui)(struct kvm_vcpu *vcpu);
+	/* The glue's task work that ends KVM_RUN for an exit. */
+	struct callback_head exit_kick;
+	atomic_t exit_kicked;
+	struct kvm_vcpu *exit_kick_vcpu;
 	struct rcu_head rcu;
 };
 
@@ -91,6 +139,16 @@ struct hvl_vcpu *hvl_state_vcpu_find_in(struct hvl_vm *vm,
 struct hvl_vcpu *hvl_state_vcpu_get(struct kvm_vcpu *vcpu);
 void hvl_state_vcpu_free(struct kvm_vcpu *vcpu);
 void hvl_state_vm_free(struct kvm *kvm);
+
+/* Ask for an exit to the VMM; the glue delivers it. */
+static inline void hvl_state_exit_request(struct hvl_vcpu *hv,
+					  enum hvl_exit_kind kind,
+					  const struct kvm_hyperv_exit *hyperv)
+{
+	hv->exit.kind = kind;
+	if (hyperv)
+		hv->exit.hyperv = *hyperv;
+}
 
 static inline void hvl_state_count(struct hvl_vm *vm, enum hvl_stat stat)
 {
@@ -119,15 +177,16 @@ static inline void hvl_glue_enter(void)
 
 void hvl_glue_drain(void);
 extern struct list_head hvl_glue_fwds;
-bool hvl_glue_forwarded_slow(void);
+bool hvl_glue_forwarded_slow(const void *target);
 
 /*
- * Is the current task handing an ioctl on to KVM (never redirect it)? On
- * every owned exit: nobody forwards almost always.
+ * Is the current task handing the call that target replaces on to KVM
+ * (never redirect it)? On every owned exit: nobody forwards almost always.
  */
-static inline bool hvl_glue_forwarded(void)
+static inline bool hvl_glue_forwarded(const void *target)
 {
-	return !list_empty_careful(&hvl_glue_fwds) && hvl_glue_forwarded_slow();
+	return !list_empty_careful(&hvl_glue_fwds) &&
+	       hvl_glue_forwarded_slow(target);
 }
 
 bool hvl_glue_want_kvm_vcpu_ioctl(unsigned long filp, unsigned long ioctl);
@@ -136,6 +195,8 @@ long hvl_glue_kvm_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 bool hvl_glue_want_kvm_emulate_hypercall(unsigned long vcpu,
 					 unsigned long unused);
 int hvl_glue_kvm_emulate_hypercall(struct kvm_vcpu *vcpu);
+bool hvl_glue_want_kvm_emulate_wrmsr(unsigned long vcpu, unsigned long unused);
+int hvl_glue_kvm_emulate_wrmsr(struct kvm_vcpu *vcpu);
 bool hvl_glue_want_kvm_get_msr_common(unsigned long vcpu, unsigned long msr);
 int hvl_glue_kvm_get_msr_common(struct kvm_vcpu *vcpu, struct msr_data *msr);
 bool hvl_glue_want_kvm_set_msr_common(unsigned long vcpu, unsigned long msr);
@@ -157,16 +218,22 @@ int hvl_cpuid_check_extension(struct kvm *kvm, long ext);
 int hvl_cpuid_supported(struct kvm_vcpu *vcpu,
 			struct kvm_cpuid_entry2 ent[HVL_CPUID_NR_LEAVES]);
 bool hvl_cpuid_enforced(const struct hvl_vcpu *hv);
-bool hvl_cpuid_allowed(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 feature);
+bool hvl_cpuid_allowed(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u64 feature);
+bool hvl_cpuid_syndbg_enabled(struct kvm_vcpu *vcpu);
+bool hvl_cpuid_hypercall_allowed(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv,
+				 u16 code);
+void hvl_cpuid_offer_init(bool wrmsr_exits);
 int hvl_cpuid_set_enforce(struct kvm_vcpu *vcpu, bool on);
 extern u32 hvl_cpuid_features;
+extern u32 hvl_cpuid_features_ebx;
+extern u32 hvl_cpuid_features_edx;
 
 /* hv_msr.c: synthetic MSR dispatch */
 bool hvl_msr_offered(struct kvm_vcpu *vcpu, u32 msr);
 int hvl_msr_set(struct kvm_vcpu *vcpu, struct msr_data *msr);
 int hvl_msr_get(struct kvm_vcpu *vcpu, struct msr_data *msr);
 /* The most MSRs hvl_msr_list() reports. */
-#define HVL_MSR_LIST_MAX	16
+#define HVL_MSR_LIST_MAX	64
 int hvl_msr_list(u32 indices[HVL_MSR_LIST_MAX]);
 
 /* hv_hypercall.c: the hypercall page and hypercall dispatch */
@@ -175,6 +242,7 @@ int hvl_hypercall_set_guest_os_id(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 int hvl_hypercall_set_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u64 data);
 bool hvl_hypercall_owned(struct kvm_vcpu *vcpu);
 int hvl_hypercall_handle(struct kvm_vcpu *vcpu);
+int hvl_hypercall_complete(struct kvm_vcpu *vcpu, u64 param, u64 result);
 
 /* hv_reftime.c: TIME_REF_COUNT and the reference TSC page */
 int hvl_reftime_set_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u32 msr,
@@ -189,8 +257,14 @@ int hvl_vapic_set_msr(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 msr,
 int hvl_vapic_get_msr(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 msr,
 		      u64 *data);
 
+/* hv_sysmsr.c: run time, frequencies, reset, crash, re-enlightenment, SynDbg */
+int hvl_sysmsr_set(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
+		   struct hvl_vcpu *hv, u32 msr, u64 data, bool host);
+int hvl_sysmsr_get(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
+		   struct hvl_vcpu *hv, u32 msr, u64 *data, bool host);
+void hvl_sysmsr_syndbg_complete(struct kvm_vcpu *vcpu, u32 msr, u64 status);
+
 /* hv_spinlock.c: HvNotifyLongSpinWait */
-bool hvl_spinlock_allowed(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv);
 int hvl_spinlock_notify(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 			const struct hvl_hc_input *in);
 

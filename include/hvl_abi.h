@@ -50,8 +50,39 @@ static inline u64 div_u64(u64 a, u32 b)
 /* "Hv#1" in 0x40000001.EAX: KVM's private name (arch/x86/kvm/hyperv.h). */
 #define HYPERV_CPUID_SIGNATURE_EAX	0x31237648
 
-/* The leaves 0x40000000-0x40000005 the module reports. */
-#define HVL_CPUID_NR_LEAVES		6
+/* The synthetic debugger, by KVM's private names (arch/x86/kvm/hyperv.h). */
+#define HYPERV_CPUID_SYNDBG_VENDOR_AND_MAX_FUNCTIONS	0x40000080
+#define HYPERV_CPUID_SYNDBG_INTERFACE			0x40000081
+#define HYPERV_CPUID_SYNDBG_PLATFORM_CAPABILITIES	0x40000082
+#define HV_X64_SYNDBG_CAP_ALLOW_KERNEL_DEBUGGING	BIT(1)
+#define HV_X64_MSR_SYNDBG_CONTROL		0x400000F1
+#define HV_X64_MSR_SYNDBG_STATUS		0x400000F2
+#define HV_X64_MSR_SYNDBG_SEND_BUFFER		0x400000F3
+#define HV_X64_MSR_SYNDBG_RECV_BUFFER		0x400000F4
+#define HV_X64_MSR_SYNDBG_PENDING_BUFFER	0x400000F5
+#define HV_X64_MSR_SYNDBG_OPTIONS		0x400000FF
+#define HV_X64_SYNDBG_OPTION_USE_HCALLS		BIT(2)
+/* "VS#1" in 0x40000081.EAX */
+#define HVL_SYNDBG_INTERFACE_EAX		0x31235356
+
+/* The extended hypercalls KVM hands to the VMM (hyperv.c's range). */
+#define HV_EXT_CALL_MAX			(HV_EXT_CALL_QUERY_CAPABILITIES + 64)
+
+/*
+ * The leaves KVM_GET_SUPPORTED_HV_CPUID reports, in in-tree KVM's order:
+ * 0x40000000-0x40000005, the synthetic debugger's 0x40000080-0x40000082,
+ * and the nested features 0x4000000A.
+ */
+#define HVL_CPUID_NR_LEAVES		10
+
+static inline u32 hvl_cpuid_function(unsigned int i)
+{
+	if (i <= 5)
+		return HYPERV_CPUID_VENDOR_AND_MAX_FUNCTIONS + i;
+	if (i <= 8)
+		return HYPERV_CPUID_SYNDBG_VENDOR_AND_MAX_FUNCTIONS + i - 6;
+	return HYPERV_CPUID_NESTED_FEATURES;
+}
 
 /* HYPERV_CPUID_ENLIGHTMENT_INFO.EBX: spin retries; all ones = never */
 #define HVL_SPIN_RETRIES_DEFAULT	0xfff
@@ -59,7 +90,7 @@ static inline u64 div_u64(u64 a, u32 b)
 
 /* Every MSR the module may own; the hooks let no other reach it. */
 #define HVL_MSR_OWNED_FIRST		HV_X64_MSR_GUEST_OS_ID
-#define HVL_MSR_OWNED_LAST		HV_X64_MSR_VP_ASSIST_PAGE
+#define HVL_MSR_OWNED_LAST		0x400001ff
 
 /* Reserved bits of the page MSRs (must be zero; 0 is the enable bit). */
 #define HVL_HYPERCALL_LOCKED		BIT_ULL(1)
@@ -156,24 +187,28 @@ static inline u32 hvl_tsc_seq_next(u32 seq)
 	return seq;
 }
 
-/* Fill leaves 0x40000000-0x40000005 for the given feature masks. */
+/* What the leaves offer: 0x40000003, 0x40000004.EAX, the limits. */
+struct hvl_cpuid_offer {
+	u32 features_eax, features_ebx, features_edx;
+	u32 recommend_eax;
+	u32 max_vcpus;
+};
+
 struct hvl_cpuid_leaf {
 	u32 function, eax, ebx, ecx, edx;
 };
 
+/* Fill the HVL_CPUID_NR_LEAVES leaves for an offer. */
 static inline void hvl_cpuid_build(struct hvl_cpuid_leaf *leaf,
-				   u32 features_eax, u32 recommend_eax,
-				   u32 max_vcpus)
+				   const struct hvl_cpuid_offer *o)
 {
 	/* "Linux KVM Hv", as in-tree KVM reports it */
 	static const u32 vendor[3] = { 0x756e694c, 0x564b2078, 0x7648204d };
 	unsigned int i;
 
-	for (i = 0; i < HVL_CPUID_NR_LEAVES; i++) {
-		leaf[i] = (struct hvl_cpuid_leaf){
-			.function = HYPERV_CPUID_VENDOR_AND_MAX_FUNCTIONS + i };
-	}
-	leaf[0].eax = HYPERV_CPUID_IMPLEMENT_LIMITS;
+	for (i = 0; i < HVL_CPUID_NR_LEAVES; i++)
+		leaf[i] = (struct hvl_cpuid_leaf){ .function = hvl_cpuid_function(i) };
+	leaf[0].eax = HYPERV_CPUID_SYNDBG_PLATFORM_CAPABILITIES;
 	leaf[0].ebx = vendor[0];
 	leaf[0].ecx = vendor[1];
 	leaf[0].edx = vendor[2];
@@ -181,11 +216,25 @@ static inline void hvl_cpuid_build(struct hvl_cpuid_leaf *leaf,
 	/* Hyper-V 2016 (10.0 build 14393), as in-tree KVM reports it */
 	leaf[2].eax = 0x00003839;
 	leaf[2].ebx = 0x000a0000;
-	leaf[3].eax = features_eax;
-	leaf[4].eax = recommend_eax;
+	leaf[3].eax = o->features_eax;
+	leaf[3].ebx = o->features_ebx;
+	leaf[3].edx = o->features_edx;
+	leaf[4].eax = o->recommend_eax;
 	leaf[4].ebx = HVL_SPIN_RETRIES_DEFAULT;
-	leaf[5].eax = max_vcpus;
+	leaf[5].eax = o->max_vcpus;
 	leaf[5].ebx = 64;
+	leaf[6].ebx = vendor[0];
+	leaf[6].ecx = vendor[1];
+	leaf[6].edx = vendor[2];
+	leaf[7].eax = HVL_SYNDBG_INTERFACE_EAX;
+	if (o->features_edx & HV_FEATURE_DEBUG_MSRS_AVAILABLE)
+		leaf[8].eax = HV_X64_SYNDBG_CAP_ALLOW_KERNEL_DEBUGGING;
+	/*
+	 * The enlightened MSR bitmap only lets an L1 hypervisor say that its
+	 * bitmap did not change; KVM without Hyper-V merges it on every
+	 * nested entry regardless, which honours the promise.
+	 */
+	leaf[9].eax = HV_X64_NESTED_MSR_BITMAP;
 }
 
 #endif /* HVL_ABI_H */

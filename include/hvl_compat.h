@@ -44,6 +44,28 @@ static inline u32 hvl_compat_kvm_cpuid_base(struct kvm_vcpu *vcpu)
 	return vcpu->arch.kvm_cpuid.base;
 }
 
+/* Where a vCPU keeps the guest's RCX (vcpu->arch.regs, 6.12). */
+#define HVL_COMPAT_VCPU_RCX_OFFSET \
+	offsetof(struct kvm_vcpu, arch.regs[VCPU_REGS_RCX])
+
+/*
+ * What KVM runs first on the vCPU's next KVM_RUN, before the guest: an
+ * exit's completion (vcpu->arch.complete_userspace_io, 6.12). Returning 0
+ * from it ends that KVM_RUN with vcpu->run as it leaves it.
+ */
+typedef int (*hvl_compat_cui_t)(struct kvm_vcpu *vcpu);
+
+static inline hvl_compat_cui_t hvl_compat_cui(struct kvm_vcpu *vcpu)
+{
+	return vcpu->arch.complete_userspace_io;
+}
+
+static inline void hvl_compat_set_cui(struct kvm_vcpu *vcpu,
+				      hvl_compat_cui_t cui)
+{
+	vcpu->arch.complete_userspace_io = cui;
+}
+
 int hvl_compat_init(void);
 int hvl_compat_get_cpl(struct kvm_vcpu *vcpu);
 bool hvl_compat_is_protmode(struct kvm_vcpu *vcpu);
@@ -62,5 +84,8 @@ int hvl_compat_pv_eoi_set(struct kvm_vcpu *vcpu, u64 val);
 bool hvl_compat_vcpu_ioctl_allowed(struct kvm_vcpu *vcpu);
 const struct pvclock_vcpu_time_info *hvl_compat_pvclock(struct kvm_vcpu *vcpu);
 s64 hvl_compat_kvmclock_offset(struct kvm *kvm);
+u32 hvl_compat_virtual_tsc_khz(struct kvm_vcpu *vcpu);
+bool hvl_compat_vcpu_wants_to_run(struct kvm_vcpu *vcpu);
+u64 hvl_compat_apic_bus_cycle_ns(struct kvm *kvm);
 
 #endif /* HVL_COMPAT_H */

@@ -9,6 +9,8 @@
  *	function when hvl_glue_want_<function>() says so. The trampoline first runs
  *	filter (asm from hvl_hook.c: HVL_FILTER_*) so that KVM's own calls go
  *	back to KVM without saving a register.
+ *   HVL_HOOK_OPT(function, feature, filter): the same, for a hook the
+ *	module can do without by not offering feature.
  *   HVL_SEE(function, feature): call hvl_glue_see_<function>() before every
  *	call.
  *	Where the function cannot be hooked the module stops offering feature
@@ -19,6 +21,11 @@
 HVL_HOOK(kvm_vcpu_ioctl,
 	 HVL_FILTER_IOCTL(HVL_IOC_GET_SUPPORTED_HV_CPUID, HVL_IOC_ENABLE_CAP))
 HVL_HOOK(kvm_emulate_hypercall, HVL_FILTER_KVM_GUEST)
+/*
+ * Every WRMSR exit on VMX and SVM: the exits to the VMM that a write asks
+ * for (RESET; without it also no crash MSRs and no debugger).
+ */
+HVL_HOOK_OPT(kvm_emulate_wrmsr, HV_MSR_RESET_AVAILABLE, HVL_FILTER_WRMSR_EXIT)
 /* Every MSR the vendor module leaves to KVM's common code. */
 HVL_HOOK(kvm_get_msr_common, HVL_FILTER_MSR)
 HVL_HOOK(kvm_set_msr_common, HVL_FILTER_MSR)
@@ -35,4 +42,5 @@ HVL_SEE(kvm_arch_vcpu_destroy, 0)
 HVL_SEE(kvm_arch_free_vm, 0)
 
 #undef HVL_HOOK
+#undef HVL_HOOK_OPT
 #undef HVL_SEE

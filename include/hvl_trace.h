@@ -37,6 +37,23 @@ TRACE_EVENT(hvl_msr,
 		      __entry->result ? " failed" : "")
 );
 
+/*
+ * An exit to the VMM the module delivered: KVM_EXIT_SYSTEM_EVENT with its
+ * type, or KVM_EXIT_HYPERV with its (SYNIC, HCALL, SYNDBG).
+ */
+TRACE_EVENT(hvl_exit,
+	    TP_PROTO(unsigned int vcpu_id, u32 reason, u32 type),
+	    TP_ARGS(vcpu_id, reason, type),
+	    TP_STRUCT__entry(__field(unsigned int, vcpu_id)
+			     __field(u32, reason)
+			     __field(u32, type)),
+	    TP_fast_assign(__entry->vcpu_id = vcpu_id;
+			   __entry->reason = reason;
+			   __entry->type = type;),
+	    TP_printk("vcpu %u exit %u type %u", __entry->vcpu_id,
+		      __entry->reason, __entry->type)
+);
+
 /* A hypercall the module answered, with the HV_STATUS it returned. */
 TRACE_EVENT(hvl_hypercall,
 	    TP_PROTO(unsigned int vcpu_id, u16 code, bool fast, u16 var_cnt,

@@ -477,7 +477,7 @@ static void counters_guest(uint64_t id, uint64_t gpa)
 	rdmsr(HV_X64_MSR_VP_INDEX);
 	wrmsr(HV_X64_MSR_HYPERCALL, gpa | HV_X64_MSR_HYPERCALL_ENABLE);
 	GUEST_ASSERT_EQ(wrmsr_safe(HV_X64_MSR_VP_INDEX, 1), GP_VECTOR);
-	GUEST_ASSERT_EQ(rdmsr_safe(0x400000ff, &val), GP_VECTOR);	/* not ours */
+	GUEST_ASSERT_EQ(rdmsr_safe(0x40000119, &val), GP_VECTOR);	/* nobody's */
 	GUEST_SYNC(2);
 
 	GUEST_ASSERT_EQ(call_page(gpa, HVCALL_NOTIFY_LONG_SPIN_WAIT, 0), 0);

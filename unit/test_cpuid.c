@@ -10,12 +10,21 @@ int main(void)
 	char vendor[13] = {};
 	int i, seq = 1;
 
-	hvl_cpuid_build(l, HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE,
-			HV_X64_RELAXED_TIMING_RECOMMENDED, 4096);
+	static const u32 order[HVL_CPUID_NR_LEAVES] = {
+		0x40000000, 0x40000001, 0x40000002, 0x40000003, 0x40000004,
+		0x40000005, 0x40000080, 0x40000081, 0x40000082, 0x4000000a,
+	};
+	struct hvl_cpuid_offer o = {
+		.features_eax = HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE,
+		.recommend_eax = HV_X64_RELAXED_TIMING_RECOMMENDED,
+		.max_vcpus = 4096,
+	};
+
+	hvl_cpuid_build(l, &o);
 	for (i = 0; i < HVL_CPUID_NR_LEAVES; i++)
-		seq &= l[i].function == 0x40000000u + i;
-	tap_ok(seq, "leaves 0x40000000-0x40000005 in order");
-	tap_ok(l[0].eax == 0x40000005, "max leaf 0x40000005");
+		seq &= l[i].function == order[i];
+	tap_ok(seq, "in-tree's ten leaves in in-tree's order");
+	tap_ok(l[0].eax == 0x40000082, "max leaf 0x40000082");
 	memcpy(vendor, &l[0].ebx, 4);
 	memcpy(vendor + 4, &l[0].ecx, 4);
 	memcpy(vendor + 8, &l[0].edx, 4);
@@ -28,5 +37,15 @@ int main(void)
 	tap_ok(l[4].eax == 0x20 && l[4].ebx == 0xfff,
 	       "relaxed timing recommended, 0xfff spin retries");
 	tap_ok(l[5].eax == 4096 && l[5].ebx == 64, "limits");
+	tap_ok(!l[6].eax && l[6].ebx == l[0].ebx && l[6].edx == l[0].edx,
+	       "SynDbg vendor leaf");
+	tap_ok(l[7].eax == 0x31235356, "SynDbg interface \"VS#1\"");
+	tap_ok(!l[8].eax, "no kernel debugging without the debug MSRs");
+	o.features_edx = HV_FEATURE_DEBUG_MSRS_AVAILABLE;
+	hvl_cpuid_build(l, &o);
+	tap_ok(l[8].eax == 2 && l[3].edx == 0x800,
+	       "kernel debugging allowed with the debug MSRs");
+	tap_ok(l[9].eax == (1u << 19) && !l[9].ebx,
+	       "nested: only the enlightened MSR bitmap");
 	return tap_done();
 }

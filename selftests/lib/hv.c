@@ -51,9 +51,9 @@ int hv_leaves_fd(int fd, struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES])
 	r = ioctl(fd, KVM_GET_SUPPORTED_HV_CPUID, c);
 	for (i = 0; !r && i < HVL_CPUID_NR_LEAVES; i++) {
 		for (j = 0; j < c->nent; j++)
-			if (c->entries[j].function == HYPERV_CPUID_VENDOR_AND_MAX_FUNCTIONS + i)
+			if (c->entries[j].function == hvl_cpuid_function(i))
 				break;
-		TEST_ASSERT(j < c->nent, "no leaf %#x", HYPERV_CPUID_VENDOR_AND_MAX_FUNCTIONS + i);
+		TEST_ASSERT(j < c->nent, "no leaf %#x", hvl_cpuid_function(i));
 		leaf[i] = c->entries[j];
 	}
 	free(c);

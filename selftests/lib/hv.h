@@ -35,8 +35,10 @@ void hv_env_init(void);
 void hold_kvm_open(void);
 
 /*
- * Leaves 0x40000000-0x40000005 of KVM_GET_SUPPORTED_HV_CPUID on fd (/dev/kvm
- * or a vCPU); returns the ioctl's result.
+ * The HVL_CPUID_NR_LEAVES leaves of KVM_GET_SUPPORTED_HV_CPUID on fd
+ * (/dev/kvm or a vCPU), in hvl_cpuid_function() order, so that
+ * leaf[function - 0x40000000] is 0x40000000-0x40000005; returns the
+ * ioctl's result.
  */
 int hv_leaves_fd(int fd, struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES]);
 
