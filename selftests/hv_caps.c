@@ -20,6 +20,7 @@
 #include "kvm_util.h"
 #include "hv.h"
 #include "hvl_abi.h"
+#include "hvsys.h"
 
 /* ---- helpers ---- */
 
@@ -154,9 +155,8 @@ static void test_caps(void)
 /* Returns the entries of a successful nent-11 call, or NULL. */
 static struct kvm_cpuid2 *check_hv_cpuid(int fd, const char *what)
 {
-	const struct kvm_cpuid_entry2 *e;
+	const struct kvm_cpuid_entry2 *e, *e2;
 	struct kvm_cpuid2 *c;
-	uint32_t fn;
 	int r, err, n, missing = 0, dups = 0;
 	bool ok;
 
@@ -188,8 +188,8 @@ static struct kvm_cpuid2 *check_hv_cpuid(int fd, const char *what)
 	c = cpuid2_alloc(HVL_CPUID_NR_LEAVES - 1);
 	r = ioctl(fd, KVM_GET_SUPPORTED_HV_CPUID, c);
 	err = errno;
-	tap_ok(r == -1 && err == E2BIG, "%s: nent 5 -> E2BIG (%d, %s)", what, r,
-	       strerror(err));
+	tap_ok(r == -1 && err == E2BIG, "%s: nent %d -> E2BIG (%d, %s)", what,
+	       HVL_CPUID_NR_LEAVES - 1, r, strerror(err));
 	free(c);
 
 	r = ioctl(fd, KVM_GET_SUPPORTED_HV_CPUID, (void *)8);
@@ -210,17 +210,16 @@ static struct kvm_cpuid2 *check_hv_cpuid(int fd, const char *what)
 		return NULL;
 	}
 
-	for (fn = HYPERV_CPUID_VENDOR_AND_MAX_FUNCTIONS; fn <= HYPERV_CPUID_IMPLEMENT_LIMITS; fn++) {
-		find_leaf(c, fn, &n);
+	for (r = 0; r < HVL_CPUID_NR_LEAVES; r++) {
+		find_leaf(c, hvl_cpuid_function(r), &n);
 		missing += n == 0;
-		dups += n > 1;
 	}
 	for (r = 0; r < (int)c->nent; r++) {
 		find_leaf(c, c->entries[r].function, &n);
 		dups += n > 1;
 	}
 	tap_ok(!missing && !dups,
-	       "%s: leaves 0x40000000..0x40000005 present (%d missing), no duplicate leaves (%d)",
+	       "%s: leaves 0x40000000-0x40000005, 0x40000080-0x40000082 and 0x4000000A present (%d missing), no duplicate leaves (%d)",
 	       what, missing, dups);
 
 	e = find_leaf(c, HYPERV_CPUID_INTERFACE, &n);
@@ -228,10 +227,40 @@ static struct kvm_cpuid2 *check_hv_cpuid(int fd, const char *what)
 	       what, e ? e->eax : 0);
 
 	e = find_leaf(c, HYPERV_CPUID_VENDOR_AND_MAX_FUNCTIONS, &n);
-	ok = e && e->eax >= HYPERV_CPUID_IMPLEMENT_LIMITS && e->ebx == 0x756e694c &&
+	ok = e && e->eax == HYPERV_CPUID_SYNDBG_PLATFORM_CAPABILITIES && e->ebx == 0x756e694c &&
 	     e->ecx == 0x564b2078 && e->edx == 0x7648204d;
-	tap_ok(ok, "%s: 0x40000000: max leaf %#x >= 0x40000005, vendor \"Linux KVM Hv\"",
+	tap_ok(ok, "%s: 0x40000000: max leaf %#x == 0x40000082, vendor \"Linux KVM Hv\"",
 	       what, e ? e->eax : 0);
+
+	/* The synthetic debugger's leaves, as in-tree fills them. */
+	e = find_leaf(c, HYPERV_CPUID_SYNDBG_VENDOR_AND_MAX_FUNCTIONS, &n);
+	e2 = find_leaf(c, HYPERV_CPUID_SYNDBG_INTERFACE, &n);
+	ok = e && !e->eax && e->ebx == 0x756e694c && e->ecx == 0x564b2078 &&
+	     e->edx == 0x7648204d && e2 && e2->eax == HVL_SYNDBG_INTERFACE_EAX &&
+	     !e2->ebx && !e2->ecx && !e2->edx;
+	tap_ok(ok, "%s: 0x40000080: EAX %#x == 0, vendor \"Linux KVM Hv\"; 0x40000081: EAX %#x == \"VS#1\"",
+	       what, e ? e->eax : 0, e2 ? e2->eax : 0);
+
+	/* Each feature in all the bits that name it, or in none. */
+	e = find_leaf(c, HYPERV_CPUID_FEATURES, &n);
+	e2 = find_leaf(c, HYPERV_CPUID_SYNDBG_PLATFORM_CAPABILITIES, &n);
+	if (e && e2) {
+		bool freq = e->eax & HV_ACCESS_FREQUENCY_MSRS;
+		bool dbg = e->edx & HV_FEATURE_DEBUG_MSRS_AVAILABLE;
+
+		ok = freq == !!(e->edx & HV_FEATURE_FREQUENCY_MSRS_AVAILABLE) &&
+		     dbg == !!(e->ebx & HV_DEBUGGING) &&
+		     dbg == !!(e->edx & HV_X64_GUEST_DEBUGGING_AVAILABLE) &&
+		     dbg == !!(e2->eax & HV_X64_SYNDBG_CAP_ALLOW_KERNEL_DEBUGGING);
+	} else {
+		ok = false;
+	}
+	tap_ok(ok, "%s: frequencies in 0x40000003.EAX and EDX alike, the debugger in EBX, EDX and 0x40000082.EAX alike (%#x/%#x/%#x, %#x)",
+	       what, e ? e->eax : 0, e ? e->ebx : 0, e ? e->edx : 0, e2 ? e2->eax : 0);
+
+	e = find_leaf(c, HYPERV_CPUID_NESTED_FEATURES, &n);
+	tap_ok(e && (e->eax & HV_X64_NESTED_MSR_BITMAP),
+	       "%s: 0x4000000A.EAX %#x has the enlightened MSR bitmap", what, e ? e->eax : 0);
 
 	e = find_leaf(c, HYPERV_CPUID_ENLIGHTMENT_INFO, &n);
 	tap_ok(e && e->ebx == HVL_SPIN_RETRIES_DEFAULT &&
@@ -246,26 +275,40 @@ static struct kvm_cpuid2 *check_hv_cpuid(int fd, const char *what)
 
 	/* Exactly the module's leaves and no feature it does not implement. */
 	if (hv_env == HV_STOCK) {
-		e = find_leaf(c, HYPERV_CPUID_VENDOR_AND_MAX_FUNCTIONS, &n);
-		tap_skip(INTENTIONAL("in-tree reports max leaf %#x, %u leaves and many more feature bits"),
-			 e ? e->eax : 0, c->nent);
+		e = find_leaf(c, HYPERV_CPUID_FEATURES, &n);
+		tap_skip(INTENTIONAL("in-tree offers SynIC, IPIs, flushes, ... (%#x/%#x/%#x)"),
+			 e ? e->eax : 0, e ? e->ebx : 0, e ? e->edx : 0);
+		e = find_leaf(c, HYPERV_CPUID_NESTED_FEATURES, &n);
+		tap_skip(INTENTIONAL("in-tree's 0x4000000A has direct flush, eVMCS bits (%#x/%#x)"),
+			 e ? e->eax : 0, e ? e->ebx : 0);
 	} else {
-		const struct kvm_cpuid_entry2 *v = find_leaf(c, HYPERV_CPUID_VENDOR_AND_MAX_FUNCTIONS, &n);
 		const struct kvm_cpuid_entry2 *f = find_leaf(c, HYPERV_CPUID_FEATURES, &n);
 		const struct kvm_cpuid_entry2 *r4 = find_leaf(c, HYPERV_CPUID_ENLIGHTMENT_INFO, &n);
-		const uint32_t known = HV_MSR_TIME_REF_COUNT_AVAILABLE | HV_MSR_APIC_ACCESS_AVAILABLE |
-				       HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE |
-				       HV_MSR_REFERENCE_TSC_AVAILABLE;
+		const struct kvm_cpuid_entry2 *nf = find_leaf(c, HYPERV_CPUID_NESTED_FEATURES, &n);
+		const uint32_t eax = HV_MSR_VP_RUNTIME_AVAILABLE | HV_MSR_TIME_REF_COUNT_AVAILABLE |
+				     HV_MSR_APIC_ACCESS_AVAILABLE | HV_MSR_HYPERCALL_AVAILABLE |
+				     HV_MSR_VP_INDEX_AVAILABLE | HV_MSR_RESET_AVAILABLE |
+				     HV_MSR_REFERENCE_TSC_AVAILABLE | HV_ACCESS_FREQUENCY_MSRS |
+				     HV_ACCESS_REENLIGHTENMENT;
+		const uint32_t ebx = HV_DEBUGGING | HV_ENABLE_EXTENDED_HYPERCALLS;
+		const uint32_t edx = HV_X64_GUEST_DEBUGGING_AVAILABLE |
+				     HV_FEATURE_FREQUENCY_MSRS_AVAILABLE |
+				     HV_FEATURE_GUEST_CRASH_MSR_AVAILABLE |
+				     HV_FEATURE_DEBUG_MSRS_AVAILABLE;
+		const uint32_t rec = HV_X64_RELAXED_TIMING_RECOMMENDED |
+				     HV_X64_APIC_ACCESS_RECOMMENDED | HV_X64_NO_NONARCH_CORESHARING;
 
-		ok = v && f && r4 && c->nent == HVL_CPUID_NR_LEAVES &&
-		     v->eax == HYPERV_CPUID_IMPLEMENT_LIMITS && !(f->eax & ~known) &&
-		     !f->ebx && !f->ecx && !f->edx &&
-		     !(r4->eax & ~(HV_X64_RELAXED_TIMING_RECOMMENDED | HV_X64_APIC_ACCESS_RECOMMENDED)) &&
-		     !!(f->eax & HV_MSR_APIC_ACCESS_AVAILABLE) == !!(r4->eax & HV_X64_APIC_ACCESS_RECOMMENDED);
-		tap_ok(ok, "%s: only the module's leaves (%u, max %#x) and features (0x40000003 %#x/%#x/%#x/%#x, 0x40000004.EAX %#x)",
-		       what, c->nent, v ? v->eax : 0, f ? f->eax : 0,
-		       f ? f->ebx : 0, f ? f->ecx : 0, f ? f->edx : 0,
-		       r4 ? r4->eax : 0);
+		ok = f && r4 && c->nent == HVL_CPUID_NR_LEAVES && !(f->eax & ~eax) &&
+		     !(f->ebx & ~ebx) && !f->ecx && !(f->edx & ~edx) && !(r4->eax & ~rec) &&
+		     !!(f->eax & HV_MSR_APIC_ACCESS_AVAILABLE) ==
+		     !!(r4->eax & HV_X64_APIC_ACCESS_RECOMMENDED);
+		tap_ok(ok, "%s: only the module's leaves (%u) and features (0x40000003 %#x/%#x/%#x/%#x, 0x40000004.EAX %#x)",
+		       what, c->nent, f ? f->eax : 0, f ? f->ebx : 0, f ? f->ecx : 0,
+		       f ? f->edx : 0, r4 ? r4->eax : 0);
+		tap_ok(nf && nf->eax == HV_X64_NESTED_MSR_BITMAP && !nf->ebx && !nf->ecx &&
+		       !nf->edx,
+		       "%s: 0x4000000A only the enlightened MSR bitmap (%#x/%#x)", what,
+		       nf ? nf->eax : 0, nf ? nf->ebx : 0);
 	}
 	return c;
 }
@@ -363,11 +406,70 @@ static bool list_has(const struct kvm_msr_list *l, uint32_t msr)
 	return false;
 }
 
+/*
+ * Exactly in-tree's list, as far as the features that carry each MSR are
+ * offered (on stock: all of them). EOI, ICR and TPR are APIC register
+ * accessors, not state: in-tree does not list them, and a VMM that saves
+ * every listed MSR cannot read EOI at all.
+ */
+static void check_intree_list(const struct kvm_msr_list *l, uint32_t nhv,
+			      const char *hv)
+{
+	static const struct { uint32_t msr; uint64_t feat; } intree[] = {
+		{ HV_X64_MSR_GUEST_OS_ID, HV_MSR_HYPERCALL_AVAILABLE },
+		{ HV_X64_MSR_HYPERCALL, HV_MSR_HYPERCALL_AVAILABLE },
+		{ HV_X64_MSR_TIME_REF_COUNT, HV_MSR_TIME_REF_COUNT_AVAILABLE },
+		{ HV_X64_MSR_REFERENCE_TSC, HV_MSR_REFERENCE_TSC_AVAILABLE },
+		{ HV_X64_MSR_TSC_FREQUENCY, HV_ACCESS_FREQUENCY_MSRS },
+		{ HV_X64_MSR_APIC_FREQUENCY, HV_ACCESS_FREQUENCY_MSRS },
+		{ HV_X64_MSR_CRASH_P0, HVSYS_CRASH },
+		{ HV_X64_MSR_CRASH_P1, HVSYS_CRASH },
+		{ HV_X64_MSR_CRASH_P2, HVSYS_CRASH },
+		{ HV_X64_MSR_CRASH_P3, HVSYS_CRASH },
+		{ HV_X64_MSR_CRASH_P4, HVSYS_CRASH },
+		{ HV_X64_MSR_CRASH_CTL, HVSYS_CRASH },
+		{ HV_X64_MSR_RESET, HV_MSR_RESET_AVAILABLE },
+		{ HV_X64_MSR_VP_INDEX, HV_MSR_VP_INDEX_AVAILABLE },
+		{ HV_X64_MSR_VP_RUNTIME, HV_MSR_VP_RUNTIME_AVAILABLE },
+		{ HV_X64_MSR_SCONTROL, HV_MSR_SYNIC_AVAILABLE },
+		{ HV_X64_MSR_STIMER0_CONFIG, HV_MSR_SYNTIMER_AVAILABLE },
+		{ HV_X64_MSR_VP_ASSIST_PAGE, HV_MSR_APIC_ACCESS_AVAILABLE },
+		{ HV_X64_MSR_REENLIGHTENMENT_CONTROL, HV_ACCESS_REENLIGHTENMENT },
+		{ HV_X64_MSR_TSC_EMULATION_CONTROL, HV_ACCESS_REENLIGHTENMENT },
+		{ HV_X64_MSR_TSC_EMULATION_STATUS, HV_ACCESS_REENLIGHTENMENT },
+		{ HV_X64_MSR_TSC_INVARIANT_CONTROL, HV_ACCESS_TSC_INVARIANT },
+		{ HV_X64_MSR_SYNDBG_OPTIONS, HVSYS_DEBUG },
+		{ HV_X64_MSR_SYNDBG_CONTROL, HVSYS_DEBUG },
+		{ HV_X64_MSR_SYNDBG_STATUS, HVSYS_DEBUG },
+		{ HV_X64_MSR_SYNDBG_SEND_BUFFER, HVSYS_DEBUG },
+		{ HV_X64_MSR_SYNDBG_RECV_BUFFER, HVSYS_DEBUG },
+		{ HV_X64_MSR_SYNDBG_PENDING_BUFFER, HVSYS_DEBUG },
+	};
+	struct kvm_cpuid_entry2 leaf[HVL_CPUID_NR_LEAVES];
+	char bad[512] = "";
+	uint32_t i, nwant = 0;
+
+	hv_leaves(leaf);
+	for (i = 0; i < ARRAY_SIZE(intree); i++) {
+		bool offered = hvsys_offers(leaf, intree[i].feat);
+
+		nwant += offered;
+		if (list_has(l, intree[i].msr) != offered)
+			snprintf(bad + strlen(bad), sizeof(bad) - strlen(bad),
+				 " %#x(%s)", intree[i].msr,
+				 offered ? "missing" : "not offered");
+	}
+	tap_ok(!bad[0] && nhv == nwant,
+	       "exactly in-tree's Hyper-V MSRs of the offered features (0x40000003 %#x/%#x, %u of %zu), no EOI/ICR/TPR%s%s; listed:%s",
+	       leaf[LEAF_FEATURES].eax, leaf[LEAF_FEATURES].edx, nwant,
+	       ARRAY_SIZE(intree), bad[0] ? "; wrong:" : "", bad, hv);
+}
+
 static void test_msr_index_list(void)
 {
 	struct kvm_msr_list hdr = { .nmsrs = 0 }, *l;
-	uint32_t total, i, j, dups = 0, nhv = 0, feat = sys_features_eax();
-	char hv[256] = "";
+	uint32_t total, i, j, dups = 0, nhv = 0;
+	char hv[512] = "";
 	int r, err;
 
 	r = ioctl(kvm_fd(), KVM_GET_MSR_INDEX_LIST, &hdr);
@@ -397,7 +499,7 @@ static void test_msr_index_list(void)
 	for (i = 0; i < l->nmsrs; i++) {
 		for (j = i + 1; j < l->nmsrs; j++)
 			dups += l->indices[i] == l->indices[j];
-		if (l->indices[i] >> 8 == HV_X64_MSR_GUEST_OS_ID >> 8) {
+		if (l->indices[i] >= HVL_MSR_OWNED_FIRST && l->indices[i] <= HVL_MSR_OWNED_LAST) {
 			nhv++;
 			snprintf(hv + strlen(hv), sizeof(hv) - strlen(hv), " %#x",
 				 l->indices[i]);
@@ -413,40 +515,7 @@ static void test_msr_index_list(void)
 		tap_ok(list_has(l, HV_X64_MSR_GUEST_OS_ID) && list_has(l, HV_X64_MSR_HYPERCALL) &&
 		       list_has(l, HV_X64_MSR_VP_INDEX),
 		       "GUEST_OS_ID, HYPERCALL and VP_INDEX are listed");
-		if (hv_env == HV_STOCK) {
-			tap_skip(INTENTIONAL("in-tree lists %u Hyper-V MSRs"), nhv);
-		} else {
-			/*
-			 * Exactly the state-carrying MSRs of the features
-			 * offered in 0x40000003.EAX, as in-tree KVM lists
-			 * them. EOI, ICR and TPR are APIC register accessors,
-			 * not state: in-tree does not list them, and a VMM
-			 * that saves every listed MSR cannot read EOI at all.
-			 */
-			struct { uint32_t msr, feat; } want[] = {
-				{ HV_X64_MSR_GUEST_OS_ID, HV_MSR_HYPERCALL_AVAILABLE },
-				{ HV_X64_MSR_HYPERCALL, HV_MSR_HYPERCALL_AVAILABLE },
-				{ HV_X64_MSR_VP_INDEX, HV_MSR_VP_INDEX_AVAILABLE },
-				{ HV_X64_MSR_TIME_REF_COUNT, HV_MSR_TIME_REF_COUNT_AVAILABLE },
-				{ HV_X64_MSR_REFERENCE_TSC, HV_MSR_REFERENCE_TSC_AVAILABLE },
-				{ HV_X64_MSR_VP_ASSIST_PAGE, HV_MSR_APIC_ACCESS_AVAILABLE },
-				{ HV_X64_MSR_EOI, 0 },
-				{ HV_X64_MSR_ICR, 0 },
-				{ HV_X64_MSR_TPR, 0 },
-			};
-			uint32_t nwant = 0;
-			bool ok = true;
-
-			for (i = 0; i < ARRAY_SIZE(want); i++) {
-				bool offered = feat & want[i].feat;
-
-				nwant += offered;
-				ok = ok && list_has(l, want[i].msr) == offered;
-			}
-			tap_ok(ok && nhv == nwant,
-			       "exactly the Hyper-V state MSRs of the offered features (0x40000003.EAX %#x), no EOI/ICR/TPR:%s",
-			       feat, hv);
-		}
+		check_intree_list(l, nhv, hv);
 	}
 	free(l);
 }
