@@ -132,7 +132,9 @@ bool hvl_cpuid_hypercall_allowed(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv,
 void hvl_cpuid_offer_init(bool wrmsr_exits)
 {
 	hvl_cpuid_features_ebx = HV_ENABLE_EXTENDED_HYPERCALLS;
-	hvl_cpuid_features_edx = 0;
+	/* The flush calls flush everything: GVA ranges included. */
+	hvl_cpuid_features_edx = HV_X64_HYPERCALL_XMM_INPUT_AVAILABLE |
+				 HV_FEATURE_EXT_GVA_RANGES_FLUSH;
 	if (hvl_cpuid_features & HV_ACCESS_FREQUENCY_MSRS)
 		hvl_cpuid_features_edx |= HV_FEATURE_FREQUENCY_MSRS_AVAILABLE;
 	if (!wrmsr_exits) {
@@ -155,6 +157,8 @@ bool hvl_cpuid_has_cap(long ext)
 	case KVM_CAP_HYPERV_CPUID:
 	case KVM_CAP_SYS_HYPERV_CPUID:
 	case KVM_CAP_HYPERV_ENFORCE_CPUID:
+	case KVM_CAP_HYPERV_SEND_IPI:
+	case KVM_CAP_HYPERV_TLBFLUSH:
 		return true;
 	case KVM_CAP_HYPERV_VP_INDEX:
 		return hvl_cpuid_features & HV_MSR_VP_INDEX_AVAILABLE;
@@ -183,7 +187,11 @@ int hvl_cpuid_supported(struct kvm_vcpu *vcpu,
 		.features_eax = hvl_cpuid_features,
 		.features_ebx = hvl_cpuid_features_ebx,
 		.features_edx = hvl_cpuid_features_edx,
-		.recommend_eax = HV_X64_RELAXED_TIMING_RECOMMENDED,
+		.recommend_eax = HV_X64_RELAXED_TIMING_RECOMMENDED |
+				 HV_X64_REMOTE_TLB_FLUSH_RECOMMENDED |
+				 HV_X64_CLUSTER_IPI_RECOMMENDED |
+				 HV_X64_EX_PROCESSOR_MASKS_RECOMMENDED |
+				 HV_DEPRECATING_AEOI_RECOMMENDED,
 		.max_vcpus = KVM_MAX_VCPUS,
 	};
 	int i;
@@ -192,10 +200,11 @@ int hvl_cpuid_supported(struct kvm_vcpu *vcpu,
 		o.recommend_eax |= HV_X64_APIC_ACCESS_RECOMMENDED;
 	if (!cpu_smt_possible())
 		o.recommend_eax |= HV_X64_NO_NONARCH_CORESHARING;
-	/* Without an in-kernel LAPIC there is no APIC to access. */
+	/* Without an in-kernel LAPIC there is no APIC to access or IPI. */
 	if (vcpu && !hvl_compat_lapic_in_kernel(vcpu)) {
 		o.features_eax &= ~HV_MSR_APIC_ACCESS_AVAILABLE;
-		o.recommend_eax &= ~HV_X64_APIC_ACCESS_RECOMMENDED;
+		o.recommend_eax &= ~(HV_X64_APIC_ACCESS_RECOMMENDED |
+				     HV_X64_CLUSTER_IPI_RECOMMENDED);
 	}
 	hvl_cpuid_build(leaf, &o);
 	memset(ent, 0, HVL_CPUID_NR_LEAVES * sizeof(ent[0]));

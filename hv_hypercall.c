@@ -108,12 +108,22 @@ static u16 hvl_hypercall_status(int err)
 
 /* dispatch: the VMM answers this call (KVM_EXIT_HYPERV_HCALL). */
 #define HVL_HC_TO_VMM	1
+/* dispatch: the call raises #UD (XMM input the VMM did not offer). */
+#define HVL_HC_UD	2
 
-/* A hypercall as the guest made it: the input value and the two GPAs. */
-struct hvl_hc {
-	struct hvl_hc_input in;
-	u64 param, ingpa, outgpa;
-};
+/* The calls whose fast form takes input in XMM registers. */
+static bool hvl_hypercall_xmm(u16 code)
+{
+	switch (code) {
+	case HVCALL_FLUSH_VIRTUAL_ADDRESS_LIST:
+	case HVCALL_FLUSH_VIRTUAL_ADDRESS_SPACE:
+	case HVCALL_FLUSH_VIRTUAL_ADDRESS_LIST_EX:
+	case HVCALL_FLUSH_VIRTUAL_ADDRESS_SPACE_EX:
+	case HVCALL_SEND_IPI_EX:
+		return true;
+	}
+	return false;
+}
 
 /*
  * SynIC is not implemented yet (issue 17): no vCPU has an active SynIC,
@@ -161,7 +171,7 @@ static int hvl_hypercall_syndbg(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 }
 
 static int hvl_hypercall_dispatch(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
-				  struct hvl_vcpu *hv, const struct hvl_hc *hc)
+				  struct hvl_vcpu *hv, struct hvl_hc *hc)
 {
 	const struct hvl_hc_input *in = &hc->in;
 	bool rep = in->rep_cnt || in->rep_idx;
@@ -172,10 +182,40 @@ static int hvl_hypercall_dispatch(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 		return -EACCES;
 	if (in->rsvd)
 		return -EINVAL;
+	if (in->fast && hvl_hypercall_xmm(in->code)) {
+		if (!hvl_cpuid_allowed(vcpu, hv,
+				       HVL_EDX(HV_X64_HYPERCALL_XMM_INPUT_AVAILABLE)))
+			return HVL_HC_UD;
+		hvl_compat_read_xmm(hc->xmm);
+	}
 
 	switch (in->code) {
 	case HVCALL_NOTIFY_LONG_SPIN_WAIT:
 		return hvl_spinlock_notify(vcpu, vm, in);
+	case HVCALL_FLUSH_VIRTUAL_ADDRESS_LIST:
+		if (in->var_cnt)
+			return -EINVAL;
+		fallthrough;
+	case HVCALL_FLUSH_VIRTUAL_ADDRESS_LIST_EX:
+		if (!in->rep_cnt || in->rep_idx)
+			return -EINVAL;
+		return hvl_tlbflush(vcpu, vm, hc);
+	case HVCALL_FLUSH_VIRTUAL_ADDRESS_SPACE:
+		if (in->var_cnt)
+			return -EINVAL;
+		fallthrough;
+	case HVCALL_FLUSH_VIRTUAL_ADDRESS_SPACE_EX:
+		if (rep)
+			return -EINVAL;
+		return hvl_tlbflush(vcpu, vm, hc);
+	case HVCALL_SEND_IPI:
+		if (in->var_cnt)
+			return -EINVAL;
+		fallthrough;
+	case HVCALL_SEND_IPI_EX:
+		if (rep)
+			return -EINVAL;
+		return hvl_ipi_send(vcpu, vm, hc);
 	case HVCALL_SIGNAL_EVENT:
 		if (rep || in->var_cnt)
 			return -EINVAL;
@@ -258,7 +298,7 @@ int hvl_hypercall_handle(struct kvm_vcpu *vcpu)
 	struct hvl_vm *vm = hvl_state_vm_find(vcpu->kvm);
 	struct hvl_vcpu *hv = hvl_state_vcpu_find_in(vm, vcpu);
 	struct kvm_hyperv_exit e = { .type = KVM_EXIT_HYPERV_HCALL };
-	struct hvl_hc hc;
+	struct hvl_hc hc = {};
 	int r;
 
 	/* TLFS: a hypercall from CPL > 0 or real mode raises #UD. */
@@ -268,9 +308,14 @@ int hvl_hypercall_handle(struct kvm_vcpu *vcpu)
 	}
 	hvl_hypercall_read(vcpu, &hc);
 	r = hvl_hypercall_dispatch(vcpu, vm, hv, &hc);
+	if (r == HVL_HC_UD) {
+		kvm_queue_exception(vcpu, UD_VECTOR);
+		return 1;
+	}
 	if (r != HVL_HC_TO_VMM)
 		return hvl_hypercall_complete(vcpu, hc.param,
-					      hvl_hc_result(hvl_hypercall_status(r), 0));
+					      hvl_hc_result(hvl_hypercall_status(r),
+							    r ? 0 : hc.reps_done));
 
 	hv = hv ?: hvl_state_vcpu_get(vcpu);
 	if (!hv)

@@ -8,6 +8,7 @@
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 #include <asm/apicdef.h>
+#include <asm/fpu/api.h>
 #include <asm/kvm_para.h>
 #include <asm/pvclock.h>
 #include <asm/tsc.h>
@@ -377,6 +378,86 @@ int hvl_compat_apic_set_icr2(struct kvm_vcpu *vcpu, u32 val)
 fail:
 	pr_err_once("cannot find KVM's APIC register page; the ICR MSR in xAPIC mode reads back only destination bits 63:56\n");
 	return -EOPNOTSUPP;
+}
+
+/*
+ * A fixed interrupt to the vCPU's in-kernel APIC. kvm_apic_set_irq() is not
+ * exported; kvm_apic_send_ipi() of a self IPI on the target's own APIC
+ * delivers there (kvm_irq_delivery_to_apic_fast(), 6.12), from any context
+ * another vCPU's IPI may come from.
+ */
+void hvl_compat_apic_fixed(struct kvm_vcpu *vcpu, u32 vector)
+{
+	if (!vcpu->arch.apic)
+		return;
+	kvm_apic_send_ipi(vcpu->arch.apic, APIC_DEST_SELF | APIC_INT_ASSERT |
+			  APIC_DM_FIXED | vector, 0);
+}
+
+static void hvl_compat_ack(void *unused)
+{
+}
+
+/*
+ * Make a request of the vCPUs in the bitmap (by vCPU index) and wait until
+ * each that was in guest mode has left it, so that none enters the guest
+ * again before it sees the request: kvm_make_vcpus_request_mask() for a
+ * KVM_REQUEST_WAIT | KVM_REQUEST_NO_WAKEUP request (kvm_main.c, 6.12), which
+ * KVM does not export. Without memory for the CPU mask, ask every vCPU.
+ */
+void hvl_compat_request_wait(struct kvm *kvm, unsigned int req,
+			     const unsigned long *vcpus)
+{
+	struct kvm_vcpu *vcpu;
+	cpumask_var_t cpus;
+	unsigned long i;
+	int me, cpu;
+
+	if (!zalloc_cpumask_var(&cpus, GFP_KERNEL)) {
+		kvm_make_all_cpus_request(kvm, req);
+		return;
+	}
+	me = get_cpu();
+	for_each_set_bit(i, vcpus, KVM_MAX_VCPUS) {
+		vcpu = kvm_get_vcpu(kvm, i);
+		if (!vcpu)
+			continue;
+		__kvm_make_request(req, vcpu);
+		if (kvm_vcpu_exiting_guest_mode(vcpu) == OUTSIDE_GUEST_MODE)
+			continue;
+		cpu = READ_ONCE(vcpu->cpu);
+		if (cpu != -1 && cpu != me)
+			__cpumask_set_cpu(cpu, cpus);
+	}
+	smp_call_function_many(cpus, hvl_compat_ack, NULL, true);
+	put_cpu();
+	free_cpumask_var(cpus);
+}
+
+/*
+ * XMM0-5 of the guest, as 64-bit halves, for a fast hypercall's input.
+ * During KVM_RUN the guest's FPU state is the task's: in the registers, or
+ * saved while the task was preempted (TIF_NEED_FPU_LOAD), in which case
+ * load it first (KVM's kvm_fpu_get(), private fpu.h, 6.12).
+ */
+void hvl_compat_read_xmm(u64 halves[12])
+{
+	struct {
+		u64 lo, hi;
+	} __aligned(16) xmm[6];
+
+	static_assert(sizeof(xmm) == 12 * sizeof(u64));
+	fpregs_lock();
+	if (test_thread_flag(TIF_NEED_FPU_LOAD))
+		switch_fpu_return();
+	asm volatile("movdqa %%xmm0, %0" : "=m" (xmm[0]));
+	asm volatile("movdqa %%xmm1, %0" : "=m" (xmm[1]));
+	asm volatile("movdqa %%xmm2, %0" : "=m" (xmm[2]));
+	asm volatile("movdqa %%xmm3, %0" : "=m" (xmm[3]));
+	asm volatile("movdqa %%xmm4, %0" : "=m" (xmm[4]));
+	asm volatile("movdqa %%xmm5, %0" : "=m" (xmm[5]));
+	fpregs_unlock();
+	memcpy(halves, xmm, sizeof(xmm));
 }
 
 int hvl_compat_init(void)

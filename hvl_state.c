@@ -29,6 +29,8 @@ static const char *const hvl_stat_names[HVL_STAT_NR] = {
 	[HVL_STAT_SPIN_YIELDED] = "spin_wait_yields",
 	[HVL_STAT_TSC_PAGE_UPDATE] = "tsc_page_updates",
 	[HVL_STAT_EXIT] = "exits_to_vmm",
+	[HVL_STAT_IPI] = "pv_ipis",
+	[HVL_STAT_TLB_FLUSH] = "pv_tlb_flushes",
 };
 
 static struct hvl_vm *hvl_state_vm_lookup(struct kvm *kvm)
@@ -137,6 +139,14 @@ struct hvl_vcpu *hvl_state_vcpu_find_in(struct hvl_vm *vm,
 					struct kvm_vcpu *vcpu)
 {
 	return vm ? xa_load(&vm->vcpus, vcpu->vcpu_idx) : NULL;
+}
+
+/* A vCPU's VP index: the vCPU index unless the VMM set another. */
+u32 hvl_state_vp_index(struct hvl_vm *vm, struct kvm_vcpu *vcpu)
+{
+	struct hvl_vcpu *hv = hvl_state_vcpu_find_in(vm, vcpu);
+
+	return hv ? READ_ONCE(hv->vp_index) : vcpu->vcpu_idx;
 }
 
 struct hvl_vcpu *hvl_state_vcpu_find(struct kvm_vcpu *vcpu)

@@ -42,6 +42,8 @@ enum hvl_stat {
 	HVL_STAT_SPIN_YIELDED,
 	HVL_STAT_TSC_PAGE_UPDATE,
 	HVL_STAT_EXIT,
+	HVL_STAT_IPI,
+	HVL_STAT_TLB_FLUSH,
 	HVL_STAT_NR,
 };
 
@@ -139,6 +141,7 @@ struct hvl_vcpu *hvl_state_vcpu_find_in(struct hvl_vm *vm,
 struct hvl_vcpu *hvl_state_vcpu_get(struct kvm_vcpu *vcpu);
 void hvl_state_vcpu_free(struct kvm_vcpu *vcpu);
 void hvl_state_vm_free(struct kvm *kvm);
+u32 hvl_state_vp_index(struct hvl_vm *vm, struct kvm_vcpu *vcpu);
 
 /* Ask for an exit to the VMM; the glue delivers it. */
 static inline void hvl_state_exit_request(struct hvl_vcpu *hv,
@@ -227,6 +230,44 @@ int hvl_cpuid_set_enforce(struct kvm_vcpu *vcpu, bool on);
 extern u32 hvl_cpuid_features;
 extern u32 hvl_cpuid_features_ebx;
 extern u32 hvl_cpuid_features_edx;
+
+/*
+ * A hypercall as the guest made it: the input value, the two GPAs, the
+ * XMM input of a fast call (64-bit halves, XMM0.lo first) and where its
+ * variable part starts, and the reps the call completed.
+ */
+struct hvl_hc {
+	struct hvl_hc_input in;
+	u64 param, ingpa, outgpa;
+	u64 xmm[2 * HV_HYPERCALL_MAX_XMM_REGISTERS];
+	unsigned int xmm_used;		/* halves the fixed input took */
+	unsigned int data_offset;	/* in the input page */
+	u16 reps_done;
+};
+
+/*
+ * A sparse set of VP indices (TLFS "HV_VP_SET"): all of them, or bank n
+ * (VPs 64n..64n+63) in the k-th word of banks where bit n is the k-th set
+ * bit of valid.
+ */
+struct hvl_vpset {
+	bool all;
+	u64 valid;
+	u64 banks[HV_MAX_SPARSE_VCPU_BANKS];
+};
+
+/* hv_vpset.c: a hypercall's variable input, VP sets */
+int hvl_vpset_read_data(struct kvm_vcpu *vcpu, const struct hvl_hc *hc,
+			u16 cnt, u64 *data);
+int hvl_vpset_read(struct kvm_vcpu *vcpu, const struct hvl_hc *hc,
+		   struct hvl_vpset *set);
+bool hvl_vpset_has(const struct hvl_vpset *set, u32 vp_index);
+
+/* hv_ipi.c: HvCallSendSyntheticClusterIpi(Ex) */
+int hvl_ipi_send(struct kvm_vcpu *vcpu, struct hvl_vm *vm, struct hvl_hc *hc);
+
+/* hv_tlbflush.c: HvFlushVirtualAddressSpace/List(Ex) */
+int hvl_tlbflush(struct kvm_vcpu *vcpu, struct hvl_vm *vm, struct hvl_hc *hc);
 
 /* hv_msr.c: synthetic MSR dispatch */
 bool hvl_msr_offered(struct kvm_vcpu *vcpu, u32 msr);

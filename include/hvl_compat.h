@@ -18,6 +18,7 @@
 struct kvm_cpuid_entry2 *kvm_find_cpuid_entry(struct kvm_vcpu *vcpu,
 					      u32 function);
 void kvm_lapic_set_eoi(struct kvm_vcpu *vcpu);
+void kvm_apic_send_ipi(struct kvm_lapic *apic, u32 icr_low, u32 icr_high);
 
 /*
  * KVM's private KVM_MSR_RET_UNSUPPORTED (x86.h; KVM_MSR_RET_INVALID before
@@ -86,6 +87,10 @@ const struct pvclock_vcpu_time_info *hvl_compat_pvclock(struct kvm_vcpu *vcpu);
 s64 hvl_compat_kvmclock_offset(struct kvm *kvm);
 u32 hvl_compat_virtual_tsc_khz(struct kvm_vcpu *vcpu);
 bool hvl_compat_vcpu_wants_to_run(struct kvm_vcpu *vcpu);
+void hvl_compat_apic_fixed(struct kvm_vcpu *vcpu, u32 vector);
+void hvl_compat_request_wait(struct kvm *kvm, unsigned int req,
+			     const unsigned long *vcpus);
+void hvl_compat_read_xmm(u64 halves[12]);
 u64 hvl_compat_apic_bus_cycle_ns(struct kvm *kvm);
 
 #endif /* HVL_COMPAT_H */
