@@ -137,10 +137,13 @@ void hvl_cpuid_offer_init(bool wrmsr_exits)
 				 HV_FEATURE_EXT_GVA_RANGES_FLUSH;
 	if (hvl_cpuid_features & HV_ACCESS_FREQUENCY_MSRS)
 		hvl_cpuid_features_edx |= HV_FEATURE_FREQUENCY_MSRS_AVAILABLE;
-	if (!wrmsr_exits) {
-		hvl_cpuid_features &= ~HV_MSR_RESET_AVAILABLE;
+	/* SynIC's page and control writes are exits too. */
+	if (!wrmsr_exits)
+		hvl_cpuid_features &= ~(HV_MSR_RESET_AVAILABLE | HV_MSR_SYNIC_AVAILABLE);
+	if (hvl_cpuid_features & HV_MSR_SYNIC_AVAILABLE)
+		hvl_cpuid_features_ebx |= HV_POST_MESSAGES | HV_SIGNAL_EVENTS;
+	if (!wrmsr_exits)
 		return;
-	}
 	hvl_cpuid_features_ebx |= HV_DEBUGGING;
 	hvl_cpuid_features_edx |= HV_FEATURE_GUEST_CRASH_MSR_AVAILABLE |
 				  HV_X64_GUEST_DEBUGGING_AVAILABLE |
@@ -166,6 +169,10 @@ bool hvl_cpuid_has_cap(long ext)
 		return (hvl_cpuid_features & time) == time;
 	case KVM_CAP_HYPERV_VAPIC:
 		return hvl_cpuid_features & HV_MSR_APIC_ACCESS_AVAILABLE;
+	case KVM_CAP_HYPERV_SYNIC:
+	case KVM_CAP_HYPERV_SYNIC2:
+	case KVM_CAP_HYPERV_EVENTFD:
+		return hvl_cpuid_features & HV_MSR_SYNIC_AVAILABLE;
 	}
 	return false;
 }

@@ -126,20 +126,11 @@ static bool hvl_hypercall_xmm(u16 code)
 }
 
 /*
- * SynIC is not implemented yet (issue 17): no vCPU has an active SynIC,
- * so there is nobody to post a message to.
- */
-static bool hvl_hypercall_synic_active(struct hvl_vcpu *hv)
-{
-	return false;
-}
-
-/*
  * HvSignalEvent: the connection ID (in the input page, or the register
- * for a fast call) must be a plain one. No connection has an eventfd yet
- * (KVM_HYPERV_EVENTFD comes with SynIC): -ENOENT, the VMM may know it.
+ * for a fast call) must be a plain one; signal its eventfd, or -ENOENT
+ * when it has none (the VMM may know the connection).
  */
-static int hvl_hypercall_signal_event(struct kvm_vcpu *vcpu,
+static int hvl_hypercall_signal_event(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 				      const struct hvl_hc *hc)
 {
 	u64 conn = hc->ingpa;
@@ -154,7 +145,7 @@ static int hvl_hypercall_signal_event(struct kvm_vcpu *vcpu,
 		return -ENOENT;
 	if (conn & ~(u64)KVM_HYPERV_CONN_ID_MASK)
 		return -EINVAL;
-	return -ENOENT;
+	return hvl_synic_signal(vm, conn);
 }
 
 /* The synthetic debugger's calls go to the VMM when it asked for them. */
@@ -219,14 +210,14 @@ static int hvl_hypercall_dispatch(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 	case HVCALL_SIGNAL_EVENT:
 		if (rep || in->var_cnt)
 			return -EINVAL;
-		r = hvl_hypercall_signal_event(vcpu, hc);
+		r = hvl_hypercall_signal_event(vcpu, vm, hc);
 		if (r != -ENOENT)
 			return r;
 		/* Maybe the VMM knows the connection: as a message would. */
 		fallthrough;
 	case HVCALL_POST_MESSAGE:
 		/* Do not bother a VMM that has no way to handle it. */
-		if (rep || in->var_cnt || !hvl_hypercall_synic_active(hv))
+		if (rep || in->var_cnt || !hvl_synic_active(hv))
 			return -EINVAL;
 		return HVL_HC_TO_VMM;
 	case HVCALL_POST_DEBUG_DATA:

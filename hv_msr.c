@@ -19,6 +19,7 @@ static const u32 hvl_msrs[] = {
 	HV_X64_MSR_RESET,
 	HV_X64_MSR_VP_INDEX,
 	HV_X64_MSR_VP_RUNTIME,
+	HV_X64_MSR_SCONTROL,
 	HV_X64_MSR_VP_ASSIST_PAGE,
 	HV_X64_MSR_REENLIGHTENMENT_CONTROL, HV_X64_MSR_TSC_EMULATION_CONTROL,
 	HV_X64_MSR_TSC_EMULATION_STATUS,
@@ -55,6 +56,10 @@ static u64 hvl_msr_feature(u32 msr)
 		return HV_MSR_APIC_ACCESS_AVAILABLE;
 	case HV_X64_MSR_VP_RUNTIME:
 		return HV_MSR_VP_RUNTIME_AVAILABLE;
+	case HV_X64_MSR_SCONTROL ... HV_X64_MSR_SIMP:
+	case HV_X64_MSR_EOM:
+	case HV_X64_MSR_SINT0 ... HV_X64_MSR_SINT15:
+		return HV_MSR_SYNIC_AVAILABLE;
 	case HV_X64_MSR_RESET:
 		return HV_MSR_RESET_AVAILABLE;
 	case HV_X64_MSR_TSC_FREQUENCY:
@@ -164,6 +169,9 @@ int hvl_msr_set(struct kvm_vcpu *vcpu, struct msr_data *msr)
 	case HV_X64_MSR_VP_ASSIST_PAGE:
 		r = hvl_vapic_set_msr(vcpu, hv, msr->index, msr->data, host);
 		break;
+	case HV_X64_MSR_SCONTROL ... HV_X64_MSR_SINT15:
+		r = hvl_synic_set_msr(vcpu, vm, hv, msr->index, msr->data, host);
+		break;
 	default:
 		r = hvl_sysmsr_set(vcpu, vm, hv, msr->index, msr->data, host);
 		break;
@@ -202,6 +210,9 @@ int hvl_msr_get(struct kvm_vcpu *vcpu, struct msr_data *msr)
 	case HV_X64_MSR_TPR:
 	case HV_X64_MSR_VP_ASSIST_PAGE:
 		r = hvl_vapic_get_msr(vcpu, hv, msr->index, &msr->data);
+		break;
+	case HV_X64_MSR_SCONTROL ... HV_X64_MSR_SINT15:
+		r = hvl_synic_get_msr(vcpu, hv, msr->index, &msr->data, host);
 		break;
 	default:
 		r = hvl_sysmsr_get(vcpu, vm, hv, msr->index, &msr->data, host);

@@ -460,6 +460,52 @@ void hvl_compat_read_xmm(u64 halves[12])
 	memcpy(halves, xmm, sizeof(xmm));
 }
 
+/* irqchip_in_kernel(), private irq.h (6.12). */
+bool hvl_compat_irqchip_in_kernel(struct kvm *kvm)
+{
+	int mode = READ_ONCE(kvm->arch.irqchip_mode);
+
+	/* Pairs with KVM's write barrier after setting up the irqchip. */
+	smp_rmb();
+	return mode != KVM_IRQCHIP_NONE;
+}
+
+/*
+ * Tell the ack notifiers of gsi (a resampling irqfd) that the guest took
+ * its interrupt: kvm_notify_acked_gsi() (eventfd.c, 6.12), not exported.
+ */
+void hvl_compat_notify_acked_gsi(struct kvm *kvm, int gsi)
+{
+	struct kvm_irq_ack_notifier *kian;
+	int idx = srcu_read_lock(&kvm->irq_srcu);
+
+	hlist_for_each_entry_srcu(kian, &kvm->irq_ack_notifier_list, link,
+				  srcu_read_lock_held(&kvm->irq_srcu))
+		if (kian->gsi == gsi)
+			kian->irq_acked(kian);
+	srcu_read_unlock(&kvm->irq_srcu, idx);
+}
+
+/* APICv off while SynIC needs every SINT's EOI to exit; sleeps. */
+void hvl_compat_apicv_inhibit(struct kvm *kvm, bool inhibit)
+{
+	kvm_set_or_clear_apicv_inhibit(kvm, APICV_INHIBIT_REASON_HYPERV, inhibit);
+}
+
+/* The vCPU of a LAPIC, trusted only if it points back at the LAPIC. */
+struct kvm_vcpu *hvl_compat_apic_vcpu(struct kvm_lapic *apic)
+{
+	struct hvl_lapic *a = (void *)apic;
+	struct kvm_vcpu *vcpu;
+	struct kvm_lapic *back;
+
+	if (copy_from_kernel_nofault(&vcpu, &a->vcpu, sizeof(vcpu)) || !vcpu ||
+	    copy_from_kernel_nofault(&back, &vcpu->arch.apic, sizeof(back)) ||
+	    back != apic)
+		return NULL;
+	return vcpu;
+}
+
 int hvl_compat_init(void)
 {
 	if (IS_ENABLED(CONFIG_KVM_HYPERV)) {

@@ -272,8 +272,8 @@ static long hvl_glue_get_supported_hv_cpuid(struct kvm_vcpu *vcpu,
 }
 
 /*
- * KVM_ENABLE_CAP on a vCPU: answer KVM_CAP_HYPERV_ENFORCE_CPUID, hand every
- * other capability to KVM's own ioctl.
+ * KVM_ENABLE_CAP on a vCPU: answer KVM_CAP_HYPERV_ENFORCE_CPUID and the
+ * SynIC ones, hand every other capability to KVM's own ioctl.
  */
 static long hvl_glue_enable_cap(struct file *filp, unsigned long arg)
 {
@@ -283,15 +283,30 @@ static long hvl_glue_enable_cap(struct file *filp, unsigned long arg)
 
 	if (copy_from_user(&cap, (void __user *)arg, sizeof(cap)))
 		return -EFAULT;
-	if (cap.cap != KVM_CAP_HYPERV_ENFORCE_CPUID)
+	switch (cap.cap) {
+	case KVM_CAP_HYPERV_ENFORCE_CPUID:
+		break;
+	case KVM_CAP_HYPERV_SYNIC:
+	case KVM_CAP_HYPERV_SYNIC2:
+		if (hvl_cpuid_has_cap(cap.cap))
+			break;
+		fallthrough;
+	default:
 		return hvl_glue_forward(hvl_glue_kvm_vcpu_ioctl, filp,
 					KVM_ENABLE_CAP, arg);
+	}
 	if (cap.flags)
+		return -EINVAL;
+	/* SYNIC2 takes no argument. */
+	if (cap.cap == KVM_CAP_HYPERV_SYNIC2 && cap.args[0])
 		return -EINVAL;
 	/* What kvm_vcpu_ioctl() holds around KVM's own KVM_ENABLE_CAP. */
 	if (mutex_lock_killable(&vcpu->mutex))
 		return -EINTR;
-	r = hvl_cpuid_set_enforce(vcpu, cap.args[0]);
+	if (cap.cap == KVM_CAP_HYPERV_ENFORCE_CPUID)
+		r = hvl_cpuid_set_enforce(vcpu, cap.args[0]);
+	else
+		r = hvl_synic_activate(vcpu, cap.cap == KVM_CAP_HYPERV_SYNIC2);
 	mutex_unlock(&vcpu->mutex);
 	return r;
 }
@@ -435,6 +450,89 @@ long hvl_glue_kvm_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 }
 
 /*
+ * A KVM_IRQ_ROUTING_HV_SINT route's injection (KVM_IRQ_LINE, an irqfd):
+ * raise the SINT on its VP. KVM frees routes before the VM, and the VM's
+ * state (taken when the route was made) pins the module until then.
+ */
+static int hvl_glue_hv_sint_set(struct kvm_kernel_irq_routing_entry *e,
+				struct kvm *kvm, int irq_source_id, int level,
+				bool line_status)
+{
+	if (!level)
+		return -1;
+	return hvl_synic_set_irq(kvm, e->hv_sint.vcpu, e->hv_sint.sint);
+}
+
+int hvl_glue_kvm_set_routing_entry(struct kvm *kvm,
+				   struct kvm_kernel_irq_routing_entry *e,
+				   const struct kvm_irq_routing_entry *ue)
+{
+	int r = 0;
+
+	if (!hvl_state_vm_get(kvm)) {
+		r = -ENOMEM;
+	} else {
+		e->set = hvl_glue_hv_sint_set;
+		e->hv_sint.vcpu = ue->u.hv_sint.vcpu;
+		e->hv_sint.sint = ue->u.hv_sint.sint;
+		/* KVM set e->gsi: the SINT's acks notify it (a resampler). */
+		hvl_synic_route(kvm, e->hv_sint.vcpu, e->hv_sint.sint, e->gsi);
+	}
+	hvl_glue_leave();
+	return r;
+}
+
+/* KVM_HYPERV_EVENTFD on a VM. */
+int hvl_glue_kvm_arch_vm_ioctl(struct file *filp, unsigned int ioctl,
+			       unsigned long arg)
+{
+	struct kvm *kvm = filp->private_data;
+	struct kvm_hyperv_eventfd ev;
+	int r;
+
+	if (copy_from_user(&ev, (void __user *)arg, sizeof(ev)))
+		r = -EFAULT;
+	else if ((ev.flags & ~KVM_HYPERV_EVENTFD_DEASSIGN) ||
+		 (ev.conn_id & ~KVM_HYPERV_CONN_ID_MASK))
+		r = -EINVAL;
+	else
+		r = hvl_synic_eventfd(kvm, ev.conn_id, ev.fd,
+				      ev.flags & KVM_HYPERV_EVENTFD_DEASSIGN);
+	hvl_glue_leave();
+	return r;
+}
+
+/*
+ * The acknowledgment of an interrupt KVM injects, on a VM with an auto-EOI
+ * SINT: KVM's own, then the EOI the guest will not write. KVM's ack put the
+ * vector in service above everything else there, so the EOI is of it.
+ */
+void hvl_glue_kvm_apic_ack_interrupt(struct kvm_vcpu *vcpu, int vector)
+{
+	struct hvl_glue_fwd fwd;
+
+	hvl_glue_fwd_begin(&fwd, hvl_glue_kvm_apic_ack_interrupt);
+	kvm_apic_ack_interrupt(vcpu, vector);
+	hvl_glue_fwd_end(&fwd);
+	if (hvl_synic_auto_eoi(vcpu, vector)) {
+		/* An auto-EOI is no acknowledgment of the SINT. */
+		hvl_glue_fwd_begin(&fwd, hvl_glue_see_kvm_eoi);
+		kvm_lapic_set_eoi(vcpu);
+		hvl_glue_fwd_end(&fwd);
+	}
+	hvl_glue_leave();
+}
+
+/* Every EOI KVM handles (the kvm_eoi tracepoint); atomic. */
+void hvl_glue_see_kvm_eoi(struct kvm_lapic *apic, int vector)
+{
+	struct kvm_vcpu *vcpu = hvl_compat_apic_vcpu(apic);
+
+	if (vcpu && !hvl_glue_forwarded(hvl_glue_see_kvm_eoi))
+		hvl_synic_eoi(vcpu, vector);
+}
+
+/*
  * Deciders see the hooked function's first two arguments and run before it,
  * preemptible: no sleeping, no user memory.
  */
@@ -470,6 +568,23 @@ bool hvl_glue_want_kvm_dev_ioctl(unsigned long filp, unsigned long ioctl)
 {
 	return (unsigned int)ioctl == KVM_GET_SUPPORTED_HV_CPUID ||
 	       (unsigned int)ioctl == KVM_GET_MSR_INDEX_LIST;
+}
+
+bool hvl_glue_want_kvm_set_routing_entry(unsigned long kvm, unsigned long e)
+{
+	return hvl_cpuid_features & HV_MSR_SYNIC_AVAILABLE;
+}
+
+bool hvl_glue_want_kvm_arch_vm_ioctl(unsigned long filp, unsigned long ioctl)
+{
+	return (unsigned int)ioctl == KVM_HYPERV_EVENTFD &&
+	       (hvl_cpuid_features & HV_MSR_SYNIC_AVAILABLE);
+}
+
+bool hvl_glue_want_kvm_apic_ack_interrupt(unsigned long vcpu,
+					  unsigned long vector)
+{
+	return hvl_synic_auto_eoi((struct kvm_vcpu *)vcpu, vector);
 }
 
 bool hvl_glue_want_kvm_vcpu_ioctl(unsigned long filp, unsigned long ioctl)

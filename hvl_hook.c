@@ -10,6 +10,7 @@
 #include <linux/kallsyms.h>
 #include <linux/kvm_host.h>
 #include <linux/module.h>
+#include <linux/tracepoint.h>
 #include <asm/ibt.h>
 #include <asm/linkage.h>
 #include <asm/nospec-branch.h>
@@ -25,12 +26,16 @@
 #define HVL_IOC_ENABLE_CAP		0x4068aea3
 #define HVL_IOC_GET_MSR_INDEX_LIST	0xc004ae02
 #define HVL_IOC_GET_SUPPORTED_HV_CPUID	0xc008aec1
+#define HVL_IOC_HYPERV_EVENTFD		0x4018aebd
 #define HVL_MSR_DATA_INDEX		4
+#define HVL_ROUTE_TYPE			4
 
 static_assert(KVM_ENABLE_CAP == HVL_IOC_ENABLE_CAP);
 static_assert(KVM_GET_MSR_INDEX_LIST == HVL_IOC_GET_MSR_INDEX_LIST);
 static_assert(KVM_GET_SUPPORTED_HV_CPUID == HVL_IOC_GET_SUPPORTED_HV_CPUID);
+static_assert(KVM_HYPERV_EVENTFD == HVL_IOC_HYPERV_EVENTFD);
 static_assert(offsetof(struct msr_data, index) == HVL_MSR_DATA_INDEX);
+static_assert(offsetof(struct kvm_irq_routing_entry, type) == HVL_ROUTE_TYPE);
 
 /* Where KVM keeps the guest's RCX, the MSR of a WRMSR exit. */
 static const u32 hvl_tramp_vcpu_rcx __used = HVL_COMPAT_VCPU_RCX_OFFSET;
@@ -75,10 +80,28 @@ static DECLARE_BITMAP(hvl_tramp_caps, HVL_CAP_BITS) __used;
 	"je .Lhvl_decide\n\t"						\
 	"cmpl $" __stringify(HV_X64_MSR_CRASH_CTL) ", %r11d\n\t"	\
 	"je .Lhvl_decide\n\t"						\
-	"subl $" __stringify(HV_X64_MSR_SYNDBG_CONTROL) ", %r11d\n\t"	\
+	"subl $" __stringify(HV_X64_MSR_SCONTROL) ", %r11d\n\t"	\
+	"cmpl $" __stringify(HV_X64_MSR_SIMP - HV_X64_MSR_SCONTROL)	\
+	", %r11d\n\t"							\
+	"jbe .Lhvl_decide\n\t"						\
+	"subl $" __stringify(HV_X64_MSR_SYNDBG_CONTROL -			\
+			     HV_X64_MSR_SCONTROL) ", %r11d\n\t"		\
 	"cmpl $" __stringify(HV_X64_MSR_SYNDBG_PENDING_BUFFER -		\
 			     HV_X64_MSR_SYNDBG_CONTROL) ", %r11d\n\t"	\
 	"jbe .Lhvl_decide\n\t"						\
+	ASM_RET
+
+/* A routing entry of another type than KVM_IRQ_ROUTING_HV_SINT. */
+#define HVL_FILTER_HV_SINT						\
+	"cmpl $" __stringify(KVM_IRQ_ROUTING_HV_SINT) ", "		\
+	__stringify(HVL_ROUTE_TYPE) "(%rdx)\n\t"			\
+	"je .Lhvl_decide\n\t"						\
+	ASM_RET
+
+/* No vCPU anywhere has an auto-EOI SINT. */
+#define HVL_FILTER_AEOI							\
+	"cmpl $0, hvl_synic_aeoi_users(%rip)\n\t"			\
+	"jne .Lhvl_decide\n\t"						\
 	ASM_RET
 
 /* A capability we do not offer. */
@@ -275,6 +298,67 @@ int hvl_hook_init(u32 *unhooked)
 		}
 	}
 	return 0;
+}
+
+/*
+ * Every EOI KVM's LAPIC handles: its kvm_eoi tracepoint, the one place
+ * KVM without Hyper-V tells of an EOI (the SynIC's call in apic_set_eoi()
+ * is compiled out). KVM is loaded before us; find the tracepoint among
+ * its own.
+ */
+static struct tracepoint *hvl_hook_eoi_tp;
+
+static void hvl_hook_eoi_probe(void *data, struct kvm_lapic *apic, int vector)
+{
+	hvl_glue_see_kvm_eoi(apic, vector);
+}
+
+static int hvl_hook_tp_find(struct notifier_block *nb, unsigned long val,
+			    void *data)
+{
+	struct tp_module *tp_mod = data;
+	struct tracepoint *tp;
+	unsigned int i;
+
+	if (val != MODULE_STATE_COMING || strcmp(tp_mod->mod->name, "kvm"))
+		return NOTIFY_OK;
+	for (i = 0; i < tp_mod->mod->num_tracepoints; i++) {
+		tp = tracepoint_ptr_deref(&tp_mod->mod->tracepoints_ptrs[i]);
+		if (!strcmp(tp->name, "kvm_eoi"))
+			hvl_hook_eoi_tp = tp;
+	}
+	return NOTIFY_OK;
+}
+
+/* 0, or the error that leaves the module without SynIC. */
+int hvl_hook_eoi_init(void)
+{
+	struct notifier_block nb = { .notifier_call = hvl_hook_tp_find };
+	int r;
+
+	/* Registering calls us for every module with tracepoints now. */
+	r = register_tracepoint_module_notifier(&nb);
+	if (r)
+		return r;
+	unregister_tracepoint_module_notifier(&nb);
+	if (!hvl_hook_eoi_tp) {
+		pr_warn("cannot find KVM's kvm_eoi tracepoint\n");
+		return -ENOENT;
+	}
+	r = tracepoint_probe_register(hvl_hook_eoi_tp, hvl_hook_eoi_probe, NULL);
+	if (r) {
+		pr_warn("cannot attach to KVM's kvm_eoi tracepoint (%d)\n", r);
+		hvl_hook_eoi_tp = NULL;
+	}
+	return r;
+}
+
+void hvl_hook_eoi_exit(void)
+{
+	if (!hvl_hook_eoi_tp)
+		return;
+	tracepoint_probe_unregister(hvl_hook_eoi_tp, hvl_hook_eoi_probe, NULL);
+	tracepoint_synchronize_unregister();
 }
 
 /* Start the hooks, once the module's init has settled what it offers. */

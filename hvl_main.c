@@ -37,10 +37,16 @@ static int __init hvl_init(void)
 			hvl_cpuid_features & unhooked);
 		hvl_cpuid_features &= ~unhooked;
 	}
+	if ((hvl_cpuid_features & HV_MSR_SYNIC_AVAILABLE) && hvl_hook_eoi_init()) {
+		pr_warn("not offering SynIC (0x4): EOIs would not acknowledge SINTs\n");
+		hvl_cpuid_features &= ~HV_MSR_SYNIC_AVAILABLE;
+	}
 	hvl_cpuid_offer_init(!(unhooked & HV_MSR_RESET_AVAILABLE));
 	r = hvl_hook_start();
-	if (r)
+	if (r) {
+		hvl_hook_eoi_exit();
 		return r;
+	}
 	pr_info("Hyper-V enlightenments for KVM ready (features 0x%x)\n",
 		hvl_cpuid_features);
 	return 0;
@@ -49,6 +55,7 @@ static int __init hvl_init(void)
 static void __exit hvl_exit(void)
 {
 	hvl_hook_exit();
+	hvl_hook_eoi_exit();
 	hvl_state_exit();
 }
 

@@ -7,6 +7,7 @@
  */
 #include <linux/debugfs.h>
 #include <linux/delay.h>
+#include <linux/eventfd.h>
 #include <linux/hashtable.h>
 #include <linux/module.h>
 #include <linux/seq_file.h>
@@ -111,6 +112,7 @@ struct hvl_vm *hvl_state_vm_get(struct kvm *kvm)
 	new->kvm = kvm;
 	mutex_init(&new->lock);
 	xa_init(&new->vcpus);
+	idr_init(&new->conn_to_evt);
 	seqcount_mutex_init(&new->tsc_sc, &new->lock);
 	spin_lock_init(&new->ref_lock);
 	/* The clock's last step, as hv_reftime.c compares it later. */
@@ -169,6 +171,7 @@ struct hvl_vcpu *hvl_state_vcpu_get(struct kvm_vcpu *vcpu)
 		return NULL;
 	/* As in-tree KVM: the VP index starts as the vCPU index. */
 	hv->vp_index = vcpu->vcpu_idx;
+	hvl_synic_init(&hv->synic);
 	old = xa_cmpxchg(&vm->vcpus, vcpu->vcpu_idx, NULL, hv,
 			 GFP_KERNEL_ACCOUNT);
 	if (old) {
@@ -189,8 +192,10 @@ void hvl_state_vcpu_free(struct kvm_vcpu *vcpu)
 	if (vm)
 		hv = xa_erase(&vm->vcpus, vcpu->vcpu_idx);
 	rcu_read_unlock();
-	if (hv)
+	if (hv) {
+		hvl_synic_free(hv);
 		kfree_rcu(hv, rcu);
+	}
 }
 
 /* After a grace period, in softirq context: kvfree() defers a vfree(). */
@@ -205,7 +210,9 @@ static void hvl_state_vm_free_rcu(struct rcu_head *rcu)
 /* Called from a hook observer, before KVM frees it: must not sleep. */
 void hvl_state_vm_free(struct kvm *kvm)
 {
+	struct eventfd_ctx *evt;
 	struct hvl_vcpu *hv;
+	int id;
 	struct hvl_vm *vm;
 	unsigned long i;
 
@@ -217,8 +224,13 @@ void hvl_state_vm_free(struct kvm *kvm)
 	if (!vm)
 		return;
 	/* vCPUs are normally gone already; free any that KVM never destroyed. */
-	xa_for_each(&vm->vcpus, i, hv)
+	xa_for_each(&vm->vcpus, i, hv) {
+		hvl_synic_free(hv);
 		kfree_rcu(hv, rcu);
+	}
+	idr_for_each_entry(&vm->conn_to_evt, evt, id)
+		eventfd_ctx_put(evt);
+	idr_destroy(&vm->conn_to_evt);
 	xa_destroy(&vm->vcpus);
 	call_rcu(&vm->rcu, hvl_state_vm_free_rcu);
 	module_put(THIS_MODULE);

@@ -23,7 +23,7 @@
 					 HV_MSR_REFERENCE_TSC_AVAILABLE | \
 					 HV_MSR_APIC_ACCESS_AVAILABLE | \
 					 HV_MSR_RESET_AVAILABLE | HV_ACCESS_FREQUENCY_MSRS | \
-					 HV_ACCESS_REENLIGHTENMENT)
+					 HV_ACCESS_REENLIGHTENMENT | HV_MSR_SYNIC_AVAILABLE)
 
 /*
  * What offers an MSR, as one value: a 0x40000003.EAX bit in bits 31:0, or
@@ -87,8 +87,25 @@ struct hvl_vm {
 		u64 control, status, send_page, recv_page, pending_page;
 		u64 options;
 	} syndbg;
+	/* hv_synic.c: eventfds by connection ID; vCPUs inhibiting APICv */
+	struct idr conn_to_evt;
+	int synic_inhibits;
 	atomic64_t stats[HVL_STAT_NR];
 	struct rcu_head rcu;
+};
+
+/* A vCPU's SynIC (hv_synic.c). */
+#define HVL_SYNIC_SINTS		16
+
+struct hvl_synic {
+	bool active;
+	bool dont_zero;		/* SYNIC2: enabling a page keeps its contents */
+	bool apicv_inhibit;	/* this vCPU holds its VM's APICv inhibit */
+	u64 control, version, evt_page, msg_page;
+	atomic64_t sint[HVL_SYNIC_SINTS];
+	atomic_t sint_to_gsi[HVL_SYNIC_SINTS];
+	DECLARE_BITMAP(vectors, 256);	/* of unmasked SINTs */
+	DECLARE_BITMAP(auto_eoi, 256);	/* of those with auto-EOI */
 };
 
 /*
@@ -116,6 +133,7 @@ struct hvl_vcpu {
 	bool hv_guest;
 	u64 vp_assist;		/* the VP assist page MSR */
 	u64 runtime_offset;	/* VP_RUNTIME minus the task's run time */
+	struct hvl_synic synic;
 	/* Asked for by a Hyper-V operation, not yet handed to the VMM. */
 	struct hvl_exit exit;
 	/* What the glue delivered, for its completion on re-entry. */
@@ -161,6 +179,8 @@ static inline void hvl_state_count(struct hvl_vm *vm, enum hvl_stat stat)
 
 /* hvl_hook.c: the hook mechanism (ftrace direct calls, the trampoline) */
 int hvl_hook_init(u32 *unhooked);
+int hvl_hook_eoi_init(void);
+void hvl_hook_eoi_exit(void);
 int hvl_hook_start(void);
 void hvl_hook_exit(void);
 /* Asm in hvl_hook.c, entered only by ftrace from the hooked functions. */
@@ -211,6 +231,17 @@ bool hvl_glue_want_kvm_dev_ioctl(unsigned long filp, unsigned long ioctl);
 long hvl_glue_kvm_dev_ioctl(struct file *filp, unsigned int ioctl,
 			    unsigned long arg);
 void hvl_glue_see_kvm_end_pvclock_update(unsigned long kvm);
+bool hvl_glue_want_kvm_set_routing_entry(unsigned long kvm, unsigned long e);
+int hvl_glue_kvm_set_routing_entry(struct kvm *kvm,
+				   struct kvm_kernel_irq_routing_entry *e,
+				   const struct kvm_irq_routing_entry *ue);
+bool hvl_glue_want_kvm_arch_vm_ioctl(unsigned long filp, unsigned long ioctl);
+int hvl_glue_kvm_arch_vm_ioctl(struct file *filp, unsigned int ioctl,
+			       unsigned long arg);
+bool hvl_glue_want_kvm_apic_ack_interrupt(unsigned long vcpu,
+					  unsigned long vector);
+void hvl_glue_kvm_apic_ack_interrupt(struct kvm_vcpu *vcpu, int vector);
+void hvl_glue_see_kvm_eoi(struct kvm_lapic *apic, int vector);
 void hvl_glue_see_kvm_arch_vcpu_destroy(unsigned long vcpu);
 void hvl_glue_see_kvm_arch_free_vm(unsigned long kvm);
 
@@ -304,6 +335,23 @@ int hvl_sysmsr_set(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 int hvl_sysmsr_get(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 		   struct hvl_vcpu *hv, u32 msr, u64 *data, bool host);
 void hvl_sysmsr_syndbg_complete(struct kvm_vcpu *vcpu, u32 msr, u64 status);
+
+/* hv_synic.c: the synthetic interrupt controller */
+extern atomic_t hvl_synic_aeoi_users;
+void hvl_synic_init(struct hvl_synic *s);
+void hvl_synic_free(struct hvl_vcpu *hv);
+int hvl_synic_activate(struct kvm_vcpu *vcpu, bool dont_zero);
+bool hvl_synic_active(const struct hvl_vcpu *hv);
+int hvl_synic_set_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
+		      struct hvl_vcpu *hv, u32 msr, u64 data, bool host);
+int hvl_synic_get_msr(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 msr,
+		      u64 *data, bool host);
+int hvl_synic_set_irq(struct kvm *kvm, u32 vp_index, u32 sint);
+void hvl_synic_route(struct kvm *kvm, u32 vp_index, u32 sint, int gsi);
+void hvl_synic_eoi(struct kvm_vcpu *vcpu, int vector);
+bool hvl_synic_auto_eoi(struct kvm_vcpu *vcpu, int vector);
+int hvl_synic_signal(struct hvl_vm *vm, u32 conn_id);
+int hvl_synic_eventfd(struct kvm *kvm, u32 conn_id, int fd, bool deassign);
 
 /* hv_spinlock.c: HvNotifyLongSpinWait */
 int hvl_spinlock_notify(struct kvm_vcpu *vcpu, struct hvl_vm *vm,

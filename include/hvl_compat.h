@@ -19,6 +19,7 @@ struct kvm_cpuid_entry2 *kvm_find_cpuid_entry(struct kvm_vcpu *vcpu,
 					      u32 function);
 void kvm_lapic_set_eoi(struct kvm_vcpu *vcpu);
 void kvm_apic_send_ipi(struct kvm_lapic *apic, u32 icr_low, u32 icr_high);
+void kvm_apic_ack_interrupt(struct kvm_vcpu *vcpu, int vector);
 
 /*
  * KVM's private KVM_MSR_RET_UNSUPPORTED (x86.h; KVM_MSR_RET_INVALID before
@@ -91,6 +92,10 @@ void hvl_compat_apic_fixed(struct kvm_vcpu *vcpu, u32 vector);
 void hvl_compat_request_wait(struct kvm *kvm, unsigned int req,
 			     const unsigned long *vcpus);
 void hvl_compat_read_xmm(u64 halves[12]);
+bool hvl_compat_irqchip_in_kernel(struct kvm *kvm);
+void hvl_compat_notify_acked_gsi(struct kvm *kvm, int gsi);
+void hvl_compat_apicv_inhibit(struct kvm *kvm, bool inhibit);
+struct kvm_vcpu *hvl_compat_apic_vcpu(struct kvm_lapic *apic);
 u64 hvl_compat_apic_bus_cycle_ns(struct kvm *kvm);
 
 #endif /* HVL_COMPAT_H */

@@ -30,6 +30,13 @@ HVL_HOOK_OPT(kvm_emulate_wrmsr, HV_MSR_RESET_AVAILABLE, HVL_FILTER_WRMSR_EXIT)
 HVL_HOOK(kvm_get_msr_common, HVL_FILTER_MSR)
 HVL_HOOK(kvm_set_msr_common, HVL_FILTER_MSR)
 HVL_HOOK(kvm_vm_ioctl_check_extension, HVL_FILTER_CAP)
+/* Every interrupt KVM injects without APICv: auto-EOI SINTs. */
+HVL_HOOK_OPT(kvm_apic_ack_interrupt, HV_MSR_SYNIC_AVAILABLE, HVL_FILTER_AEOI)
+/* Every routing entry of KVM_SET_GSI_ROUTING: KVM_IRQ_ROUTING_HV_SINT. */
+HVL_HOOK_OPT(kvm_set_routing_entry, HV_MSR_SYNIC_AVAILABLE, HVL_FILTER_HV_SINT)
+/* Every VM ioctl KVM's generic code does not know: KVM_HYPERV_EVENTFD. */
+HVL_HOOK_OPT(kvm_arch_vm_ioctl, HV_MSR_SYNIC_AVAILABLE,
+	     HVL_FILTER_IOCTL(HVL_IOC_HYPERV_EVENTFD, HVL_IOC_HYPERV_EVENTFD))
 HVL_HOOK(kvm_dev_ioctl,
 	 HVL_FILTER_IOCTL(HVL_IOC_GET_SUPPORTED_HV_CPUID,
 			  HVL_IOC_GET_MSR_INDEX_LIST))
