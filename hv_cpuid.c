@@ -140,8 +140,13 @@ void hvl_cpuid_offer_init(bool wrmsr_exits)
 	/* SynIC's page and control writes are exits too. */
 	if (!wrmsr_exits)
 		hvl_cpuid_features &= ~(HV_MSR_RESET_AVAILABLE | HV_MSR_SYNIC_AVAILABLE);
+	/* Timers post their messages through SynIC. */
+	if (!(hvl_cpuid_features & HV_MSR_SYNIC_AVAILABLE))
+		hvl_cpuid_features &= ~HV_MSR_SYNTIMER_AVAILABLE;
 	if (hvl_cpuid_features & HV_MSR_SYNIC_AVAILABLE)
 		hvl_cpuid_features_ebx |= HV_POST_MESSAGES | HV_SIGNAL_EVENTS;
+	if (hvl_cpuid_features & HV_MSR_SYNTIMER_AVAILABLE)
+		hvl_cpuid_features_edx |= HV_STIMER_DIRECT_MODE_AVAILABLE;
 	if (!wrmsr_exits)
 		return;
 	hvl_cpuid_features_ebx |= HV_DEBUGGING;
@@ -209,6 +214,7 @@ int hvl_cpuid_supported(struct kvm_vcpu *vcpu,
 		o.recommend_eax |= HV_X64_NO_NONARCH_CORESHARING;
 	/* Without an in-kernel LAPIC there is no APIC to access or IPI. */
 	if (vcpu && !hvl_compat_lapic_in_kernel(vcpu)) {
+		o.features_edx &= ~HV_STIMER_DIRECT_MODE_AVAILABLE;
 		o.features_eax &= ~HV_MSR_APIC_ACCESS_AVAILABLE;
 		o.recommend_eax &= ~(HV_X64_APIC_ACCESS_RECOMMENDED |
 				     HV_X64_CLUSTER_IPI_RECOMMENDED);

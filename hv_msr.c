@@ -20,6 +20,7 @@ static const u32 hvl_msrs[] = {
 	HV_X64_MSR_VP_INDEX,
 	HV_X64_MSR_VP_RUNTIME,
 	HV_X64_MSR_SCONTROL,
+	HV_X64_MSR_STIMER0_CONFIG,
 	HV_X64_MSR_VP_ASSIST_PAGE,
 	HV_X64_MSR_REENLIGHTENMENT_CONTROL, HV_X64_MSR_TSC_EMULATION_CONTROL,
 	HV_X64_MSR_TSC_EMULATION_STATUS,
@@ -60,6 +61,8 @@ static u64 hvl_msr_feature(u32 msr)
 	case HV_X64_MSR_EOM:
 	case HV_X64_MSR_SINT0 ... HV_X64_MSR_SINT15:
 		return HV_MSR_SYNIC_AVAILABLE;
+	case HV_X64_MSR_STIMER0_CONFIG ... HV_X64_MSR_STIMER3_COUNT:
+		return HV_MSR_SYNTIMER_AVAILABLE;
 	case HV_X64_MSR_RESET:
 		return HV_MSR_RESET_AVAILABLE;
 	case HV_X64_MSR_TSC_FREQUENCY:
@@ -172,6 +175,9 @@ int hvl_msr_set(struct kvm_vcpu *vcpu, struct msr_data *msr)
 	case HV_X64_MSR_SCONTROL ... HV_X64_MSR_SINT15:
 		r = hvl_synic_set_msr(vcpu, vm, hv, msr->index, msr->data, host);
 		break;
+	case HV_X64_MSR_STIMER0_CONFIG ... HV_X64_MSR_STIMER3_COUNT:
+		r = hvl_stimer_set_msr(vcpu, hv, msr->index, msr->data, host);
+		break;
 	default:
 		r = hvl_sysmsr_set(vcpu, vm, hv, msr->index, msr->data, host);
 		break;
@@ -213,6 +219,9 @@ int hvl_msr_get(struct kvm_vcpu *vcpu, struct msr_data *msr)
 		break;
 	case HV_X64_MSR_SCONTROL ... HV_X64_MSR_SINT15:
 		r = hvl_synic_get_msr(vcpu, hv, msr->index, &msr->data, host);
+		break;
+	case HV_X64_MSR_STIMER0_CONFIG ... HV_X64_MSR_STIMER3_COUNT:
+		r = hvl_stimer_get_msr(hv, msr->index, &msr->data);
 		break;
 	default:
 		r = hvl_sysmsr_get(vcpu, vm, hv, msr->index, &msr->data, host);

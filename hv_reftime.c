@@ -270,7 +270,7 @@ void hvl_reftime_clock_update(struct kvm *kvm)
  * the step it asked for. A read belongs to the timeline of the latest step
  * before it; one that raced with a newer step leaves the clamp alone.
  */
-static u64 hvl_reftime_now(struct kvm_vcpu *vcpu, struct hvl_vm *vm)
+u64 hvl_reftime_now(struct kvm_vcpu *vcpu, struct hvl_vm *vm)
 {
 	unsigned int seq;
 	u32 gen, step;

@@ -153,6 +153,7 @@ static void hvl_synic_acked(struct kvm_vcpu *vcpu, struct hvl_synic *s,
 {
 	int gsi = atomic_read(&s->sint_to_gsi[sint]);
 
+	hvl_stimer_acked(container_of(s, struct hvl_vcpu, synic), sint);
 	if (gsi != -1)
 		hvl_compat_notify_acked_gsi(vcpu->kvm, gsi);
 }
@@ -264,6 +265,17 @@ static struct hvl_vcpu *hvl_synic_find(struct kvm *kvm, struct hvl_vm *vm,
 	return hvl_synic_active(hv) ? hv : NULL;
 }
 
+/* Raise SINT sint of an active SynIC: 1, or -ENOENT while it is masked. */
+static int hvl_synic_raise(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 sint)
+{
+	int vector = hvl_synic_vector(atomic64_read(&hv->synic.sint[sint]));
+
+	if (vector < 0)
+		return -ENOENT;
+	hvl_compat_apic_fixed(vcpu, vector);
+	return 1;
+}
+
 /*
  * Raise SINT sint of a VP: its vector to the vCPU's LAPIC. -ENOENT while
  * the SINT is masked, -EINVAL without an active SynIC. Any context.
@@ -273,18 +285,55 @@ int hvl_synic_set_irq(struct kvm *kvm, u32 vp_index, u32 sint)
 	struct hvl_vm *vm = hvl_state_vm_find(kvm);
 	struct kvm_vcpu *vcpu;
 	struct hvl_vcpu *hv;
-	int vector;
 
 	if (!vm || sint >= HVL_SYNIC_SINTS)
 		return -EINVAL;
 	hv = hvl_synic_find(kvm, vm, vp_index, &vcpu);
 	if (!hv)
 		return -EINVAL;
-	vector = hvl_synic_vector(atomic64_read(&hv->synic.sint[sint]));
-	if (vector < 0)
+	return hvl_synic_raise(vcpu, hv, sint);
+}
+
+/*
+ * Post a message in the vCPU's message page, slot sint, and raise the
+ * SINT; in the vCPU's context. A busy slot gets its msg_pending flag, so
+ * that the guest writes EOM when it frees it: -EAGAIN (retry on the ack),
+ * or 0 with no_retry (the message is dropped).
+ */
+int hvl_synic_deliver_msg(struct kvm_vcpu *vcpu, u32 sint,
+			  const struct hv_message *msg, bool no_retry)
+{
+	int off = offsetof(struct hv_message_page, sint_message[sint]);
+	struct hvl_vcpu *hv = hvl_state_vcpu_find(vcpu);
+	union hv_message_flags flags = { .msg_pending = 1 };
+	u32 type;
+	gfn_t gfn;
+	int r;
+
+	if (!hvl_synic_active(hv) || sint >= HVL_SYNIC_SINTS ||
+	    !(hv->synic.msg_page & HV_SYNIC_SIMP_ENABLE))
 		return -ENOENT;
-	hvl_compat_apic_fixed(vcpu, vector);
-	return 1;
+	gfn = hv->synic.msg_page >> PAGE_SHIFT;
+	r = kvm_vcpu_read_guest_page(vcpu, gfn, &type, off +
+				     offsetof(struct hv_message, header.message_type),
+				     sizeof(type));
+	if (r < 0)
+		return r;
+	if (type != HVMSG_NONE) {
+		if (no_retry)
+			return 0;
+		r = kvm_vcpu_write_guest_page(vcpu, gfn, &flags, off +
+					      offsetof(struct hv_message,
+						       header.message_flags),
+					      sizeof(flags));
+		return r < 0 ? r : -EAGAIN;
+	}
+	r = kvm_vcpu_write_guest_page(vcpu, gfn, msg, off, sizeof(msg->header) +
+				      msg->header.payload_size);
+	if (r < 0)
+		return r;
+	r = hvl_synic_raise(vcpu, hv, sint);
+	return r < 0 ? r : 0;
 }
 
 /* A KVM_IRQ_ROUTING_HV_SINT route on gsi: its acks go to that GSI. */

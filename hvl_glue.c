@@ -533,6 +533,28 @@ void hvl_glue_see_kvm_eoi(struct kvm_lapic *apic, int vector)
 }
 
 /*
+ * Asked before the vCPU blocks and after every exit: a synthetic timer to
+ * look at counts as a pending timer (it wakes a halted vCPU).
+ */
+int hvl_glue_kvm_cpu_has_pending_timer(struct kvm_vcpu *vcpu)
+{
+	hvl_glue_leave();
+	return 1;
+}
+
+/*
+ * Before KVM injects its own pending timers, with the vCPU loaded and
+ * kvm->srcu held, in process context: the synthetic timers' expirations
+ * (guest memory writes, which may sleep). The VM's state, which a vCPU
+ * with timers has, pins the module meanwhile.
+ */
+void hvl_glue_see_kvm_inject_pending_timer_irqs(unsigned long vcpu)
+{
+	if (hvl_stimer_pending((struct kvm_vcpu *)vcpu))
+		hvl_stimer_process((struct kvm_vcpu *)vcpu);
+}
+
+/*
  * Deciders see the hooked function's first two arguments and run before it,
  * preemptible: no sleeping, no user memory.
  */
@@ -585,6 +607,12 @@ bool hvl_glue_want_kvm_apic_ack_interrupt(unsigned long vcpu,
 					  unsigned long vector)
 {
 	return hvl_synic_auto_eoi((struct kvm_vcpu *)vcpu, vector);
+}
+
+bool hvl_glue_want_kvm_cpu_has_pending_timer(unsigned long vcpu,
+					     unsigned long unused)
+{
+	return hvl_stimer_pending((struct kvm_vcpu *)vcpu);
 }
 
 bool hvl_glue_want_kvm_vcpu_ioctl(unsigned long filp, unsigned long ioctl)

@@ -104,6 +104,12 @@ static DECLARE_BITMAP(hvl_tramp_caps, HVL_CAP_BITS) __used;
 	"jne .Lhvl_decide\n\t"						\
 	ASM_RET
 
+/* No vCPU anywhere ever enabled a synthetic timer. */
+#define HVL_FILTER_STIMER						\
+	"cmpl $0, hvl_stimer_users(%rip)\n\t"				\
+	"jne .Lhvl_decide\n\t"						\
+	ASM_RET
+
 /* A capability we do not offer. */
 #define HVL_FILTER_CAP							\
 	"cmpq $" __stringify(HVL_CAP_BITS) ", %rsi\n\t"			\
@@ -131,6 +137,7 @@ struct hvl_hook {
 	  .target = hvl_glue_##func, .feature = feat },
 #define HVL_SEE(func, feat)						\
 	{ .name = #func, .see = hvl_glue_see_##func, .feature = feat },
+#define HVL_WATCH(func, feat, ...)	HVL_SEE(func, feat)
 static const struct hvl_hook hvl_hooks[] = {
 #include "hvl_hooks.h"
 };
@@ -206,6 +213,9 @@ static unsigned long __used hvl_hook_decide(unsigned long arg0,
 	HVL_HOOK(func, __VA_ARGS__)
 #define HVL_SEE(...)							\
 	".set .Lhvl_i, .Lhvl_i + 1\n\t"
+#define HVL_WATCH(func, feat, ...)					\
+	"# " #func " is watched for " #feat "\n\t"			\
+	HVL_HOOK(func, __VA_ARGS__)
 /* .Lhvl_i counts the hooks in the list's order, as hvl_hooks[] does. */
 #define HVL_TRAMP_FIRST		".set .Lhvl_i, 0\n\t"
 #define HVL_TRAMP_DECIDE	".Lhvl_decide:\n\t"

@@ -32,6 +32,7 @@ static const char *const hvl_stat_names[HVL_STAT_NR] = {
 	[HVL_STAT_EXIT] = "exits_to_vmm",
 	[HVL_STAT_IPI] = "pv_ipis",
 	[HVL_STAT_TLB_FLUSH] = "pv_tlb_flushes",
+	[HVL_STAT_STIMER] = "stimer_expirations",
 };
 
 static struct hvl_vm *hvl_state_vm_lookup(struct kvm *kvm)
@@ -172,6 +173,7 @@ struct hvl_vcpu *hvl_state_vcpu_get(struct kvm_vcpu *vcpu)
 	/* As in-tree KVM: the VP index starts as the vCPU index. */
 	hv->vp_index = vcpu->vcpu_idx;
 	hvl_synic_init(&hv->synic);
+	hvl_stimer_init(vcpu, hv);
 	old = xa_cmpxchg(&vm->vcpus, vcpu->vcpu_idx, NULL, hv,
 			 GFP_KERNEL_ACCOUNT);
 	if (old) {
@@ -194,6 +196,7 @@ void hvl_state_vcpu_free(struct kvm_vcpu *vcpu)
 	rcu_read_unlock();
 	if (hv) {
 		hvl_synic_free(hv);
+		hvl_stimer_free(hv);
 		kfree_rcu(hv, rcu);
 	}
 }
@@ -226,6 +229,7 @@ void hvl_state_vm_free(struct kvm *kvm)
 	/* vCPUs are normally gone already; free any that KVM never destroyed. */
 	xa_for_each(&vm->vcpus, i, hv) {
 		hvl_synic_free(hv);
+		hvl_stimer_free(hv);
 		kfree_rcu(hv, rcu);
 	}
 	idr_for_each_entry(&vm->conn_to_evt, evt, id)

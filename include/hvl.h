@@ -23,7 +23,8 @@
 					 HV_MSR_REFERENCE_TSC_AVAILABLE | \
 					 HV_MSR_APIC_ACCESS_AVAILABLE | \
 					 HV_MSR_RESET_AVAILABLE | HV_ACCESS_FREQUENCY_MSRS | \
-					 HV_ACCESS_REENLIGHTENMENT | HV_MSR_SYNIC_AVAILABLE)
+					 HV_ACCESS_REENLIGHTENMENT | HV_MSR_SYNIC_AVAILABLE | \
+					 HV_MSR_SYNTIMER_AVAILABLE)
 
 /*
  * What offers an MSR, as one value: a 0x40000003.EAX bit in bits 31:0, or
@@ -44,6 +45,7 @@ enum hvl_stat {
 	HVL_STAT_EXIT,
 	HVL_STAT_IPI,
 	HVL_STAT_TLB_FLUSH,
+	HVL_STAT_STIMER,
 	HVL_STAT_NR,
 };
 
@@ -108,6 +110,17 @@ struct hvl_synic {
 	DECLARE_BITMAP(auto_eoi, 256);	/* of those with auto-EOI */
 };
 
+/* A synthetic timer (hv_stimer.c). */
+struct hvl_stimer {
+	struct hrtimer timer;
+	struct kvm_vcpu *vcpu;
+	union hv_stimer_config config;
+	u64 count;
+	u64 exp_time;		/* in reference time; 0: not armed */
+	bool msg_pending;	/* expired, its message waits for the slot */
+	int index;
+};
+
 /*
  * An exit to the VMM that a Hyper-V operation asked for: KVM_RUN returns
  * with it once the instruction that caused it retired.
@@ -134,6 +147,9 @@ struct hvl_vcpu {
 	u64 vp_assist;		/* the VP assist page MSR */
 	u64 runtime_offset;	/* VP_RUNTIME minus the task's run time */
 	struct hvl_synic synic;
+	struct hvl_stimer stimer[HV_SYNIC_STIMER_COUNT];
+	unsigned long stimer_pending;	/* timers to look at before entry */
+	bool stimer_user;		/* counted in hvl_stimer_users */
 	/* Asked for by a Hyper-V operation, not yet handed to the VMM. */
 	struct hvl_exit exit;
 	/* What the glue delivered, for its completion on re-entry. */
@@ -242,6 +258,10 @@ bool hvl_glue_want_kvm_apic_ack_interrupt(unsigned long vcpu,
 					  unsigned long vector);
 void hvl_glue_kvm_apic_ack_interrupt(struct kvm_vcpu *vcpu, int vector);
 void hvl_glue_see_kvm_eoi(struct kvm_lapic *apic, int vector);
+bool hvl_glue_want_kvm_cpu_has_pending_timer(unsigned long vcpu,
+					     unsigned long unused);
+int hvl_glue_kvm_cpu_has_pending_timer(struct kvm_vcpu *vcpu);
+void hvl_glue_see_kvm_inject_pending_timer_irqs(unsigned long vcpu);
 void hvl_glue_see_kvm_arch_vcpu_destroy(unsigned long vcpu);
 void hvl_glue_see_kvm_arch_free_vm(unsigned long kvm);
 
@@ -322,6 +342,7 @@ int hvl_reftime_set_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u32 msr,
 int hvl_reftime_get_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u32 msr,
 			u64 *data);
 void hvl_reftime_clock_update(struct kvm *kvm);
+u64 hvl_reftime_now(struct kvm_vcpu *vcpu, struct hvl_vm *vm);
 
 /* hv_vapic.c: EOI, ICR, TPR and the VP assist page */
 int hvl_vapic_set_msr(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 msr,
@@ -351,6 +372,19 @@ void hvl_synic_route(struct kvm *kvm, u32 vp_index, u32 sint, int gsi);
 void hvl_synic_eoi(struct kvm_vcpu *vcpu, int vector);
 bool hvl_synic_auto_eoi(struct kvm_vcpu *vcpu, int vector);
 int hvl_synic_signal(struct hvl_vm *vm, u32 conn_id);
+int hvl_synic_deliver_msg(struct kvm_vcpu *vcpu, u32 sint,
+			  const struct hv_message *msg, bool no_retry);
+
+/* hv_stimer.c: synthetic timers */
+extern atomic_t hvl_stimer_users;
+void hvl_stimer_init(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv);
+void hvl_stimer_free(struct hvl_vcpu *hv);
+bool hvl_stimer_pending(struct kvm_vcpu *vcpu);
+void hvl_stimer_process(struct kvm_vcpu *vcpu);
+void hvl_stimer_acked(struct hvl_vcpu *hv, u32 sint);
+int hvl_stimer_set_msr(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 msr,
+		       u64 data, bool host);
+int hvl_stimer_get_msr(struct hvl_vcpu *hv, u32 msr, u64 *data);
 int hvl_synic_eventfd(struct kvm *kvm, u32 conn_id, int fd, bool deassign);
 
 /* hv_spinlock.c: HvNotifyLongSpinWait */

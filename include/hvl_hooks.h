@@ -13,6 +13,8 @@
  *	module can do without by not offering feature.
  *   HVL_SEE(function, feature): call hvl_glue_see_<function>() before every
  *	call.
+ *   HVL_WATCH(function, feature, filter): the same for the calls filter
+ *	passes, in the caller's context.
  *	Where the function cannot be hooked the module stops offering feature
  *	(0: the hook is required and the module does not load).
  */
@@ -30,6 +32,11 @@ HVL_HOOK_OPT(kvm_emulate_wrmsr, HV_MSR_RESET_AVAILABLE, HVL_FILTER_WRMSR_EXIT)
 HVL_HOOK(kvm_get_msr_common, HVL_FILTER_MSR)
 HVL_HOOK(kvm_set_msr_common, HVL_FILTER_MSR)
 HVL_HOOK(kvm_vm_ioctl_check_extension, HVL_FILTER_CAP)
+/* After every exit and before blocking: synthetic timers. */
+HVL_HOOK_OPT(kvm_cpu_has_pending_timer, HV_MSR_SYNTIMER_AVAILABLE,
+	     HVL_FILTER_STIMER)
+HVL_WATCH(kvm_inject_pending_timer_irqs, HV_MSR_SYNTIMER_AVAILABLE,
+	  HVL_FILTER_STIMER)
 /* Every interrupt KVM injects without APICv: auto-EOI SINTs. */
 HVL_HOOK_OPT(kvm_apic_ack_interrupt, HV_MSR_SYNIC_AVAILABLE, HVL_FILTER_AEOI)
 /* Every routing entry of KVM_SET_GSI_ROUTING: KVM_IRQ_ROUTING_HV_SINT. */
@@ -51,3 +58,4 @@ HVL_SEE(kvm_arch_free_vm, 0)
 #undef HVL_HOOK
 #undef HVL_HOOK_OPT
 #undef HVL_SEE
+#undef HVL_WATCH
