@@ -13,6 +13,8 @@
 
 /* vCPUs with an auto-EOI SINT: the interrupt-ack hook's filter reads it. */
 atomic_t hvl_synic_aeoi_users = ATOMIC_INIT(0);
+/* vCPUs with an active SynIC: EOIs are looked at only while there are. */
+atomic_t hvl_synic_users = ATOMIC_INIT(0);
 
 void hvl_synic_init(struct hvl_synic *s)
 {
@@ -48,6 +50,8 @@ int hvl_synic_activate(struct kvm_vcpu *vcpu, bool dont_zero)
 		return -ENOMEM;
 	hv->synic.dont_zero = dont_zero;
 	hv->synic.control = HV_SYNIC_CONTROL_ENABLE;
+	if (!hv->synic.active)
+		atomic_inc(&hvl_synic_users);
 	WRITE_ONCE(hv->synic.active, true);
 	return 0;
 }
@@ -362,11 +366,13 @@ void hvl_synic_eoi(struct kvm_vcpu *vcpu, int vector)
 			hvl_synic_acked(vcpu, &hv->synic, i);
 }
 
-/* The vCPU goes away: it no longer counts as an auto-EOI user. Atomic. */
+/* The vCPU goes away: it no longer counts as a SynIC user. Atomic. */
 void hvl_synic_free(struct hvl_vcpu *hv)
 {
 	if (!bitmap_empty(hv->synic.auto_eoi, 256))
 		atomic_dec(&hvl_synic_aeoi_users);
+	if (hv->synic.active)
+		atomic_dec(&hvl_synic_users);
 }
 
 /* Is vector one of the vCPU's auto-EOI SINT vectors? */

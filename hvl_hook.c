@@ -318,9 +318,11 @@ int hvl_hook_init(u32 *unhooked)
  */
 static struct tracepoint *hvl_hook_eoi_tp;
 
+/* On every EOI of every VM: nothing more than a load without SynIC. */
 static void hvl_hook_eoi_probe(void *data, struct kvm_lapic *apic, int vector)
 {
-	hvl_glue_see_kvm_eoi(apic, vector);
+	if (atomic_read(&hvl_synic_users))
+		hvl_glue_see_kvm_eoi(apic, vector);
 }
 
 static int hvl_hook_tp_find(struct notifier_block *nb, unsigned long val,

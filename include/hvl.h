@@ -359,6 +359,7 @@ void hvl_sysmsr_syndbg_complete(struct kvm_vcpu *vcpu, u32 msr, u64 status);
 
 /* hv_synic.c: the synthetic interrupt controller */
 extern atomic_t hvl_synic_aeoi_users;
+extern atomic_t hvl_synic_users;
 void hvl_synic_init(struct hvl_synic *s);
 void hvl_synic_free(struct hvl_vcpu *hv);
 int hvl_synic_activate(struct kvm_vcpu *vcpu, bool dont_zero);
