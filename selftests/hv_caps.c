@@ -68,14 +68,18 @@ static const char *cap_name(long cap)
 static const long always_caps[] = {
 	KVM_CAP_HYPERV, KVM_CAP_HYPERV_SPIN, KVM_CAP_HYPERV_VP_INDEX,
 	KVM_CAP_HYPERV_CPUID, KVM_CAP_SYS_HYPERV_CPUID,
-	KVM_CAP_HYPERV_ENFORCE_CPUID,
+	KVM_CAP_HYPERV_ENFORCE_CPUID, KVM_CAP_HYPERV_TLBFLUSH,
+	KVM_CAP_HYPERV_SEND_IPI,
 };
 
-/* Capabilities of features hvenlight does not implement (yet). */
+/* The SynIC capabilities, which follow 0x40000003.EAX bit 2. */
+static const long synic_caps[] = {
+	KVM_CAP_HYPERV_SYNIC, KVM_CAP_HYPERV_SYNIC2, KVM_CAP_HYPERV_EVENTFD,
+};
+
+/* Capabilities of the nested features (vendor-module code =n lacks). */
 static const long unimplemented_caps[] = {
-	KVM_CAP_HYPERV_SYNIC, KVM_CAP_HYPERV_SYNIC2, KVM_CAP_HYPERV_TLBFLUSH,
-	KVM_CAP_HYPERV_SEND_IPI, KVM_CAP_HYPERV_DIRECT_TLBFLUSH,
-	KVM_CAP_HYPERV_EVENTFD, KVM_CAP_HYPERV_ENLIGHTENED_VMCS,
+	KVM_CAP_HYPERV_DIRECT_TLBFLUSH, KVM_CAP_HYPERV_ENLIGHTENED_VMCS,
 };
 
 /* The 0x40000003.EAX of the /dev/kvm supported Hyper-V CPUID, or 0. */
@@ -131,6 +135,15 @@ static void test_caps(void)
 	       "KVM_CAP_HYPERV_VAPIC (%d / VM %d) iff 0x40000003.EAX has APIC_ACCESS (%#x)",
 	       dev, vmr, feat);
 
+	for (i = 0; i < ARRAY_SIZE(synic_caps); i++) {
+		dev = kvm_check_cap(synic_caps[i]);
+		vmr = vm_check_cap(vm, synic_caps[i]);
+		tap_ok((dev > 0) == !!(feat & HV_MSR_SYNIC_AVAILABLE) &&
+		       (vmr > 0) == (dev > 0),
+		       "%s (%d / VM %d) iff 0x40000003.EAX has SynIC (%#x)",
+		       cap_name(synic_caps[i]), dev, vmr, feat);
+	}
+
 	/* A VMM must not be told about features the module lacks. */
 	for (i = 0; i < ARRAY_SIZE(unimplemented_caps); i++) {
 		long cap = unimplemented_caps[i];
@@ -142,7 +155,7 @@ static void test_caps(void)
 				 " %s=%d/%d", cap_name(cap), dev, vmr);
 	}
 	if (hv_env == HV_STOCK)
-		tap_skip(INTENTIONAL("in-tree KVM implements SynIC, TLB flush, IPIs, ... (reported:%s)"),
+		tap_skip(INTENTIONAL("in-tree KVM has the nested features (reported:%s)"),
 			 bad);
 	else
 		tap_ok(!bad[0], "capabilities of unimplemented features are not reported%s%s",
@@ -283,17 +296,27 @@ static struct kvm_cpuid2 *check_hv_cpuid(int fd, const char *what)
 		const struct kvm_cpuid_entry2 *r4 = find_leaf(c, HYPERV_CPUID_ENLIGHTMENT_INFO, &n);
 		const struct kvm_cpuid_entry2 *nf = find_leaf(c, HYPERV_CPUID_NESTED_FEATURES, &n);
 		const uint32_t eax = HV_MSR_VP_RUNTIME_AVAILABLE | HV_MSR_TIME_REF_COUNT_AVAILABLE |
+				     HV_MSR_SYNIC_AVAILABLE | HV_MSR_SYNTIMER_AVAILABLE |
 				     HV_MSR_APIC_ACCESS_AVAILABLE | HV_MSR_HYPERCALL_AVAILABLE |
 				     HV_MSR_VP_INDEX_AVAILABLE | HV_MSR_RESET_AVAILABLE |
 				     HV_MSR_REFERENCE_TSC_AVAILABLE | HV_ACCESS_FREQUENCY_MSRS |
 				     HV_ACCESS_REENLIGHTENMENT;
-		const uint32_t ebx = HV_DEBUGGING | HV_ENABLE_EXTENDED_HYPERCALLS;
+		const uint32_t ebx = HV_POST_MESSAGES | HV_SIGNAL_EVENTS | HV_DEBUGGING |
+				     HV_ENABLE_EXTENDED_HYPERCALLS;
 		const uint32_t edx = HV_X64_GUEST_DEBUGGING_AVAILABLE |
+				     HV_X64_HYPERCALL_XMM_INPUT_AVAILABLE |
 				     HV_FEATURE_FREQUENCY_MSRS_AVAILABLE |
 				     HV_FEATURE_GUEST_CRASH_MSR_AVAILABLE |
-				     HV_FEATURE_DEBUG_MSRS_AVAILABLE;
-		const uint32_t rec = HV_X64_RELAXED_TIMING_RECOMMENDED |
-				     HV_X64_APIC_ACCESS_RECOMMENDED | HV_X64_NO_NONARCH_CORESHARING;
+				     HV_FEATURE_DEBUG_MSRS_AVAILABLE |
+				     HV_FEATURE_EXT_GVA_RANGES_FLUSH |
+				     HV_STIMER_DIRECT_MODE_AVAILABLE;
+		const uint32_t rec = HV_X64_REMOTE_TLB_FLUSH_RECOMMENDED |
+				     HV_X64_APIC_ACCESS_RECOMMENDED |
+				     HV_X64_RELAXED_TIMING_RECOMMENDED |
+				     HV_DEPRECATING_AEOI_RECOMMENDED |
+				     HV_X64_CLUSTER_IPI_RECOMMENDED |
+				     HV_X64_EX_PROCESSOR_MASKS_RECOMMENDED |
+				     HV_X64_NO_NONARCH_CORESHARING;
 
 		ok = f && r4 && c->nent == HVL_CPUID_NR_LEAVES && !(f->eax & ~eax) &&
 		     !(f->ebx & ~ebx) && !f->ecx && !(f->edx & ~edx) && !(r4->eax & ~rec) &&
