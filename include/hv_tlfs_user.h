@@ -163,4 +163,28 @@ struct ms_hyperv_tsc_page {
 #define HV_X64_MSR_SCONTROL			0x40000080
 #define HV_X64_MSR_STIMER0_CONFIG		0x400000B0
 
+/*
+ * SynIC: the MSRs after SCONTROL (above), their fields, and the statuses a
+ * VMM answers HvPostMessage and HvSignalEvent with.
+ */
+#define HV_X64_MSR_SVERSION			0x40000081
+#define HV_X64_MSR_SIEFP			0x40000082
+#define HV_X64_MSR_SIMP				0x40000083
+#define HV_X64_MSR_EOM				0x40000084
+#define HV_X64_MSR_SINT0			0x40000090
+#define HV_X64_MSR_SINT15			0x4000009F
+
+#define HV_SYNIC_SINT_COUNT			(16)
+#define HV_SYNIC_VERSION_1			(0x1)
+#define HV_SYNIC_FIRST_VALID_VECTOR		(16)
+#define HV_SYNIC_CONTROL_ENABLE			BIT_ULL(0)
+#define HV_SYNIC_SIMP_ENABLE			BIT_ULL(0)
+#define HV_SYNIC_SIEFP_ENABLE			BIT_ULL(0)
+#define HV_SYNIC_SINT_MASKED			BIT_ULL(16)
+#define HV_SYNIC_SINT_AUTO_EOI			BIT_ULL(17)
+#define HV_SYNIC_SINT_VECTOR_MASK		(0xFF)
+
+#define HV_STATUS_INVALID_CONNECTION_ID		18
+#define HV_STATUS_INSUFFICIENT_BUFFERS		19
+
 #endif /* HV_TLFS_USER_H */
