@@ -164,6 +164,72 @@ struct ms_hyperv_tsc_page {
 #define HV_X64_MSR_STIMER0_CONFIG		0x400000B0
 
 /*
+ * PV IPI and PV TLB flush: the 0x40000003.EDX and 0x40000004.EAX bits
+ * beside the ones above, the hypercall result fields, the flush flags and
+ * the sparse VP set. The input structs have no padding, so they need no
+ * packing.
+ */
+#define HV_X64_HYPERCALL_XMM_INPUT_AVAILABLE	BIT(4)
+#define HV_FEATURE_EXT_GVA_RANGES_FLUSH		BIT(14)
+#define HV_DEPRECATING_AEOI_RECOMMENDED		BIT(9)
+
+#define HV_HYPERCALL_RESULT_MASK		GENMASK_ULL(15, 0)
+#define HV_HYPERCALL_REP_COMP_1			BIT_ULL(32)
+#define HV_HYPERCALL_MAX_XMM_REGISTERS		6
+
+#define HV_FLUSH_ALL_PROCESSORS			BIT(0)
+#define HV_FLUSH_ALL_VIRTUAL_ADDRESS_SPACES	BIT(1)
+#define HV_FLUSH_NON_GLOBAL_MAPPINGS_ONLY	BIT(2)
+#define HV_FLUSH_USE_EXTENDED_RANGE_FORMAT	BIT(3)
+
+#define HV_IPI_LOW_VECTOR			0x10
+#define HV_IPI_HIGH_VECTOR			0xff
+
+enum HV_GENERIC_SET_FORMAT {
+	HV_GENERIC_SET_SPARSE_4K,
+	HV_GENERIC_SET_ALL,
+};
+
+#define HV_MAX_SPARSE_VCPU_BANKS		(64)
+#define HV_VCPUS_PER_SPARSE_BANK		(64)
+
+struct hv_vpset {
+	__u64 format;
+	__u64 valid_bank_mask;
+	__u64 bank_contents[];
+};
+
+/* HvCallSendSyntheticClusterIpi */
+struct hv_send_ipi {
+	__u32 vector;
+	__u32 reserved;
+	__u64 cpu_mask;
+};
+
+/* HvCallSendSyntheticClusterIpiEx */
+struct hv_send_ipi_ex {
+	__u32 vector;
+	__u32 reserved;
+	struct hv_vpset vp_set;
+};
+
+/* HvFlushVirtualAddressSpace, HvFlushVirtualAddressList */
+struct hv_tlb_flush {
+	__u64 address_space;
+	__u64 flags;
+	__u64 processor_mask;
+	__u64 gva_list[];
+};
+
+/* HvFlushVirtualAddressSpaceEx, HvFlushVirtualAddressListEx */
+struct hv_tlb_flush_ex {
+	__u64 address_space;
+	__u64 flags;
+	struct hv_vpset hv_vp_set;
+	__u64 gva_list[];
+};
+
+/*
  * SynIC: the MSRs after SCONTROL (above), their fields, and the statuses a
  * VMM answers HvPostMessage and HvSignalEvent with.
  */
