@@ -486,6 +486,26 @@ void hvl_compat_notify_acked_gsi(struct kvm *kvm, int gsi)
 	srcu_read_unlock(&kvm->irq_srcu, idx);
 }
 
+/*
+ * Each KVM_IRQ_ROUTING_HV_SINT entry of the VM's routing table, by GSI,
+ * with kvm->irq_lock held (kvm_hv_irq_routing_update(), 6.12).
+ */
+void hvl_compat_hv_sint_routes(struct kvm *kvm,
+			       void (*fn)(struct kvm *kvm, u32 vp_index,
+					  u32 sint, int gsi))
+{
+	struct kvm_kernel_irq_routing_entry *e;
+	struct kvm_irq_routing_table *rt;
+	u32 gsi;
+
+	rt = srcu_dereference_check(kvm->irq_routing, &kvm->irq_srcu,
+				    lockdep_is_held(&kvm->irq_lock));
+	for (gsi = 0; rt && gsi < rt->nr_rt_entries; gsi++)
+		hlist_for_each_entry(e, &rt->map[gsi], link)
+			if (e->type == KVM_IRQ_ROUTING_HV_SINT)
+				fn(kvm, e->hv_sint.vcpu, e->hv_sint.sint, gsi);
+}
+
 /* APICv off while SynIC needs every SINT's EOI to exit; sleeps. */
 void hvl_compat_apicv_inhibit(struct kvm *kvm, bool inhibit)
 {

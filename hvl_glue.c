@@ -475,8 +475,6 @@ int hvl_glue_kvm_set_routing_entry(struct kvm *kvm,
 		e->set = hvl_glue_hv_sint_set;
 		e->hv_sint.vcpu = ue->u.hv_sint.vcpu;
 		e->hv_sint.sint = ue->u.hv_sint.sint;
-		/* KVM set e->gsi: the SINT's acks notify it (a resampler). */
-		hvl_synic_route(kvm, e->hv_sint.vcpu, e->hv_sint.sint, e->gsi);
 	}
 	hvl_glue_leave();
 	return r;
@@ -630,6 +628,16 @@ void hvl_glue_see_kvm_arch_vcpu_destroy(unsigned long vcpu)
 void hvl_glue_see_kvm_arch_free_vm(unsigned long kvm)
 {
 	hvl_state_vm_free((struct kvm *)kvm);
+}
+
+/*
+ * A routing table was committed (under kvm->irq_lock): each SINT's acks go
+ * to the GSI of its route, the highest where there are several, as
+ * in-tree's walk of the table.
+ */
+void hvl_glue_see_kvm_arch_irq_routing_update(unsigned long kvm)
+{
+	hvl_compat_hv_sint_routes((struct kvm *)kvm, hvl_synic_route);
 }
 
 void hvl_glue_see_kvm_end_pvclock_update(unsigned long kvm)

@@ -258,6 +258,7 @@ bool hvl_glue_want_kvm_apic_ack_interrupt(unsigned long vcpu,
 					  unsigned long vector);
 void hvl_glue_kvm_apic_ack_interrupt(struct kvm_vcpu *vcpu, int vector);
 void hvl_glue_see_kvm_eoi(struct kvm_lapic *apic, int vector);
+void hvl_glue_see_kvm_arch_irq_routing_update(unsigned long kvm);
 bool hvl_glue_want_kvm_cpu_has_pending_timer(unsigned long vcpu,
 					     unsigned long unused);
 int hvl_glue_kvm_cpu_has_pending_timer(struct kvm_vcpu *vcpu);

@@ -96,6 +96,9 @@ bool hvl_compat_irqchip_in_kernel(struct kvm *kvm);
 void hvl_compat_notify_acked_gsi(struct kvm *kvm, int gsi);
 void hvl_compat_apicv_inhibit(struct kvm *kvm, bool inhibit);
 struct kvm_vcpu *hvl_compat_apic_vcpu(struct kvm_lapic *apic);
+void hvl_compat_hv_sint_routes(struct kvm *kvm,
+			       void (*fn)(struct kvm *kvm, u32 vp_index,
+					  u32 sint, int gsi));
 u64 hvl_compat_apic_bus_cycle_ns(struct kvm *kvm);
 
 #endif /* HVL_COMPAT_H */

@@ -52,6 +52,8 @@ HVL_HOOK(kvm_dev_ioctl,
  * one, and compilers inline it where KASAN does not bloat it.)
  */
 HVL_SEE(kvm_end_pvclock_update, HV_MSR_REFERENCE_TSC_AVAILABLE)
+/* After KVM_SET_GSI_ROUTING commits a table (empty in KVM without Hyper-V). */
+HVL_SEE(kvm_arch_irq_routing_update, HV_MSR_SYNIC_AVAILABLE)
 HVL_SEE(kvm_arch_vcpu_destroy, 0)
 HVL_SEE(kvm_arch_free_vm, 0)
 
