@@ -72,12 +72,14 @@ int hvl_ipi_send(struct kvm_vcpu *vcpu, struct hvl_vm *vm, struct hvl_hc *hc)
 		r = hvl_ipi_read(vcpu, hc, &vector, &set);
 	else
 		r = hvl_ipi_read_ex(vcpu, hc, &vector, &set);
-	if (r)
-		return r < 0 ? r : 0;
-	if (vector < HV_IPI_LOW_VECTOR || vector > HV_IPI_HIGH_VECTOR)
+	if (r < 0)
+		return r;
+	/* An empty sparse set succeeds without a vector check, as in-tree. */
+	if (!r && (vector < HV_IPI_LOW_VECTOR || vector > HV_IPI_HIGH_VECTOR))
 		return -EINVAL;
-
 	hvl_state_count(vm, HVL_STAT_IPI);
+	if (r)
+		return 0;
 	kvm_for_each_vcpu(i, v, vcpu->kvm)
 		if (hvl_vpset_has(&set, hvl_state_vp_index(vm, v)))
 			hvl_compat_apic_fixed(v, vector);

@@ -113,6 +113,7 @@ int hvl_tlbflush(struct kvm_vcpu *vcpu, struct hvl_vm *vm, struct hvl_hc *hc)
 		return r;
 	/* A full flush does every rep at once. */
 	if (r) {
+		hvl_state_count(vm, HVL_STAT_TLB_FLUSH);
 		hc->reps_done = hc->in.rep_cnt;
 		return 0;
 	}

@@ -253,4 +253,91 @@ struct hv_tlb_flush_ex {
 #define HV_STATUS_INVALID_CONNECTION_ID		18
 #define HV_STATUS_INSUFFICIENT_BUFFERS		19
 
+/*
+ * The SynIC message page and the synthetic timers: the timers' MSRs after
+ * STIMER0_CONFIG (above), the direct-mode bit (0x40000003.EDX), the
+ * message types, the message page's layout (no padding anywhere, so it
+ * needs no packing), the timer message and the timer configuration.
+ */
+#define HV_STIMER_DIRECT_MODE_AVAILABLE		BIT(19)
+
+#define HV_X64_MSR_STIMER0_COUNT		0x400000B1
+#define HV_X64_MSR_STIMER1_CONFIG		0x400000B2
+#define HV_X64_MSR_STIMER1_COUNT		0x400000B3
+#define HV_X64_MSR_STIMER2_CONFIG		0x400000B4
+#define HV_X64_MSR_STIMER2_COUNT		0x400000B5
+#define HV_X64_MSR_STIMER3_CONFIG		0x400000B6
+#define HV_X64_MSR_STIMER3_COUNT		0x400000B7
+
+#define HV_SYNIC_STIMER_COUNT			(4)
+
+#define HV_MESSAGE_SIZE				(256)
+#define HV_MESSAGE_PAYLOAD_BYTE_COUNT		(240)
+#define HV_MESSAGE_PAYLOAD_QWORD_COUNT		(30)
+
+enum hv_message_type {
+	HVMSG_NONE			= 0x00000000,
+	HVMSG_TIMER_EXPIRED		= 0x80000010,
+};
+
+union hv_message_flags {
+	__u8 asu8;
+	struct {
+		__u8 msg_pending:1;
+		__u8 reserved:7;
+	};
+};
+
+union hv_port_id {
+	__u32 asu32;
+	struct {
+		__u32 id:24;
+		__u32 reserved:8;
+	} u;
+};
+
+struct hv_message_header {
+	__u32 message_type;
+	__u8 payload_size;
+	union hv_message_flags message_flags;
+	__u8 reserved[2];
+	union {
+		__u64 sender;
+		union hv_port_id port;
+	};
+};
+
+struct hv_message {
+	struct hv_message_header header;
+	union {
+		__u64 payload[HV_MESSAGE_PAYLOAD_QWORD_COUNT];
+	} u;
+};
+
+struct hv_message_page {
+	struct hv_message sint_message[HV_SYNIC_SINT_COUNT];
+};
+
+struct hv_timer_message_payload {
+	__u32 timer_index;
+	__u32 reserved;
+	__u64 expiration_time;	/* When the timer expired */
+	__u64 delivery_time;	/* When the message was delivered */
+};
+
+union hv_stimer_config {
+	__u64 as_uint64;
+	struct {
+		__u64 enable:1;
+		__u64 periodic:1;
+		__u64 lazy:1;
+		__u64 auto_enable:1;
+		__u64 apic_vector:8;
+		__u64 direct_mode:1;
+		__u64 reserved_z0:3;
+		__u64 sintx:4;
+		__u64 reserved_z1:44;
+	};
+};
+
 #endif /* HV_TLFS_USER_H */
