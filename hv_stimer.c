@@ -134,8 +134,9 @@ static void hvl_stimer_expire(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 	int r = 0;
 
 	t->msg_pending = true;
+	/* A refused interrupt keeps the expiration pending, as in-tree. */
 	if (t->config.direct_mode)
-		hvl_compat_apic_fixed(vcpu, t->config.apic_vector);
+		r = !hvl_compat_apic_fixed(vcpu, t->config.apic_vector);
 	else
 		r = hvl_stimer_send_msg(vcpu, vm, t);
 	hvl_state_count(vm, HVL_STAT_STIMER);

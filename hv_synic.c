@@ -269,20 +269,23 @@ static struct hvl_vcpu *hvl_synic_find(struct kvm *kvm, struct hvl_vm *vm,
 	return hvl_synic_active(hv) ? hv : NULL;
 }
 
-/* Raise SINT sint of an active SynIC: 1, or -ENOENT while it is masked. */
+/*
+ * Raise SINT sint of an active SynIC: 1, 0 when the LAPIC refused it, or
+ * -ENOENT while the SINT is masked.
+ */
 static int hvl_synic_raise(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 sint)
 {
 	int vector = hvl_synic_vector(atomic64_read(&hv->synic.sint[sint]));
 
 	if (vector < 0)
 		return -ENOENT;
-	hvl_compat_apic_fixed(vcpu, vector);
-	return 1;
+	return hvl_compat_apic_fixed(vcpu, vector);
 }
 
 /*
- * Raise SINT sint of a VP: its vector to the vCPU's LAPIC. -ENOENT while
- * the SINT is masked, -EINVAL without an active SynIC. Any context.
+ * Raise SINT sint of a VP: its vector to the vCPU's LAPIC. 1, 0 when the
+ * LAPIC refused it, -ENOENT while the SINT is masked, -EINVAL without an
+ * active SynIC. Any context.
  */
 int hvl_synic_set_irq(struct kvm *kvm, u32 vp_index, u32 sint)
 {
@@ -336,8 +339,11 @@ int hvl_synic_deliver_msg(struct kvm_vcpu *vcpu, u32 sint,
 				      msg->header.payload_size);
 	if (r < 0)
 		return r;
+	/* Written but refused by the LAPIC: retried on the SINT's ack. */
 	r = hvl_synic_raise(vcpu, hv, sint);
-	return r < 0 ? r : 0;
+	if (r < 0)
+		return r;
+	return r ? 0 : -EFAULT;
 }
 
 /* A KVM_IRQ_ROUTING_HV_SINT route on gsi: its acks go to that GSI. */

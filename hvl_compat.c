@@ -381,17 +381,38 @@ fail:
 }
 
 /*
- * A fixed interrupt to the vCPU's in-kernel APIC. kvm_apic_set_irq() is not
- * exported; kvm_apic_send_ipi() of a self IPI on the target's own APIC
- * delivers there (kvm_irq_delivery_to_apic_fast(), 6.12), from any context
- * another vCPU's IPI may come from.
+ * Would the vCPU's LAPIC accept a fixed interrupt: hardware-enabled
+ * (APIC_BASE) and software-enabled (SVR), as __apic_accept_irq() checks
+ * (lapic.c, 6.12). struct kvm_lapic's sw_enabled is trusted only when the
+ * layout's vcpu member points back at the vCPU; otherwise assume it is.
  */
-void hvl_compat_apic_fixed(struct kvm_vcpu *vcpu, u32 vector)
+static bool hvl_compat_apic_enabled(struct kvm_vcpu *vcpu)
 {
-	if (!vcpu->arch.apic)
-		return;
+	struct hvl_lapic *apic = (void *)vcpu->arch.apic;
+
+	if (!(vcpu->arch.apic_base & MSR_IA32_APICBASE_ENABLE))
+		return false;
+	if (READ_ONCE(apic->vcpu) != vcpu) {
+		pr_err_once("cannot find KVM's APIC software-enable flag; synthetic interrupts to a disabled APIC count as delivered\n");
+		return true;
+	}
+	return READ_ONCE(apic->sw_enabled);
+}
+
+/*
+ * A fixed interrupt to the vCPU's in-kernel APIC: 1, or 0 when the APIC is
+ * disabled and refuses it. kvm_apic_set_irq() is not exported;
+ * kvm_apic_send_ipi() of a self IPI on the target's own APIC delivers
+ * there (kvm_irq_delivery_to_apic_fast(), 6.12), from any context another
+ * vCPU's IPI may come from.
+ */
+int hvl_compat_apic_fixed(struct kvm_vcpu *vcpu, u32 vector)
+{
+	if (!vcpu->arch.apic || !hvl_compat_apic_enabled(vcpu))
+		return 0;
 	kvm_apic_send_ipi(vcpu->arch.apic, APIC_DEST_SELF | APIC_INT_ASSERT |
 			  APIC_DM_FIXED | vector, 0);
+	return 1;
 }
 
 static void hvl_compat_ack(void *unused)

@@ -88,7 +88,7 @@ const struct pvclock_vcpu_time_info *hvl_compat_pvclock(struct kvm_vcpu *vcpu);
 s64 hvl_compat_kvmclock_offset(struct kvm *kvm);
 u32 hvl_compat_virtual_tsc_khz(struct kvm_vcpu *vcpu);
 bool hvl_compat_vcpu_wants_to_run(struct kvm_vcpu *vcpu);
-void hvl_compat_apic_fixed(struct kvm_vcpu *vcpu, u32 vector);
+int hvl_compat_apic_fixed(struct kvm_vcpu *vcpu, u32 vector);
 void hvl_compat_request_wait(struct kvm *kvm, unsigned int req,
 			     const unsigned long *vcpus);
 void hvl_compat_read_xmm(u64 halves[12]);

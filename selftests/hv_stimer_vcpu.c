@@ -252,10 +252,15 @@ static void test_hlt_cli(void)
 		vm_free(vm);
 		test_skip("the host was too slow: the timer was due before the HLT");
 	}
-	tap_ok(h.ran && !hc_nmis && hc_woke >= hc_exp && !hc_n,
-	       "in-tree: HLT with interrupts off, a one-shot due at +5 ms: its pending expiration ends the HLT (kvm_vcpu_has_events), the SINT not taken yet (%lu); %s (%lu NMIs)%s",
-	       hc_n, hc_nmis ? "still halted after 3 s, ended by an NMI" : "not by the host's NMI",
-	       hc_nmis, h.why);
+	if (hv_env == HV_MODULE)
+		tap_ok(h.ran && hc_nmis && !hc_n,
+		       "HLT with interrupts off, a one-shot due at +5 ms: the vCPU stays halted, as on hardware, until the host's NMI (%lu NMIs), the SINT not taken yet (%lu) (" INTENTIONAL("in-tree's pending timer ends the HLT") ")%s",
+		       hc_nmis, hc_n, h.why);
+	else
+		tap_ok(h.ran && !hc_nmis && hc_woke >= hc_exp && !hc_n,
+		       "in-tree: HLT with interrupts off, a one-shot due at +5 ms: its pending expiration ends the HLT (kvm_vcpu_has_events), the SINT not taken yet (%lu); %s (%lu NMIs)%s",
+		       hc_n, hc_nmis ? "still halted after 3 s, ended by an NMI" : "not by the host's NMI",
+		       hc_nmis, h.why);
 	tap_ok(h.ran && hc_n2 == 1 &&
 	       msg_ok_since(ev_get(0, V_SINT0 + 1, 0), 3, hc_exp, hc_woke, h.why, sizeof(h.why)),
 	       "... after the HLT, STI takes the SINT once, with the timer's message (%lu)%s",
