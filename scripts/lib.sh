@@ -8,9 +8,19 @@ HVL_CACHE=${HVL_CACHE:-/var/cache/hvenlight}
 HVL_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # The nested Linux guest's -cpu Hyper-V flags (scripts/hvguest-run,
 # hvguest-migrate): the seed set, then what the stacks that create Windows
-# VMs add (virt-install, Proxmox VE, nova, KubeVirt, oVirt: issue #16).
+# VMs add (virt-install, Proxmox VE, nova, KubeVirt, oVirt: issue #16), then
+# SynIC, synthetic timers, PV IPI, PV TLB flush, XMM input and the AVIC hint
+# (#17-#19, QEMU's recommendation: the union of the stacks' sets, #20).
 HVL_HV_SEED_FLAGS=hv_relaxed,hv_spinlocks=0x1fff,hv_vapic,hv_time,hv_vpindex
-HVL_HV_FLAGS_ALL=$HVL_HV_SEED_FLAGS,hv_runtime,hv_frequencies,hv_reset,hv_crash,hv_reenlightenment
+HVL_HV_FLAGS_ALL=$HVL_HV_SEED_FLAGS,hv_runtime,hv_frequencies,hv_reset,hv_crash,hv_reenlightenment,hv_synic,hv_stimer,hv_stimer_direct,hv_ipi,hv_tlbflush,hv_tlbflush_ext,hv_xmm_input,hv_avic
+# What each management stack passes for a Windows 10/11 or Server 2022 guest
+# (issue #20), "NAME=FLAGS" a line; hvguest-run starts QEMU paused with each.
+HVL_HV_STACKS="qemu-docs=hv-relaxed,hv-vapic,hv-spinlocks=0x1fff,hv-vpindex,hv-runtime,hv-time,hv-synic,hv-stimer,hv-stimer-direct,hv-frequencies,hv-reenlightenment,hv-tlbflush,hv-tlbflush-ext,hv-ipi,hv-xmm-input,hv-avic,hv-reset,hv-crash
+virt-install=hv-relaxed,hv-vapic,hv-spinlocks=0x1fff,hv-vpindex,hv-runtime,hv-synic,hv-stimer,hv-stimer-direct,hv-frequencies,hv-tlbflush,hv-ipi,hv-time,hv-avic
+proxmox-win11=hv_ipi,hv_relaxed,hv_reset,hv_runtime,hv_spinlocks=0x1fff,hv_stimer,hv_synic,hv_time,hv_vapic,hv_vpindex,+kvm_pv_eoi,+kvm_pv_unhalt
+nova=hv-relaxed,hv-vapic,hv-spinlocks=0x1fff,hv-vpindex,hv-runtime,hv-synic,hv-reset,hv-frequencies,hv-tlbflush,hv-ipi,hv-time
+kubevirt-ovirt=hv-relaxed,hv-vapic,hv-spinlocks=0x1fff,hv-vpindex,hv-runtime,hv-time,hv-synic,hv-stimer,hv-stimer-direct,hv-reset,hv-frequencies,hv-reenlightenment,hv-tlbflush,hv-ipi
+passthrough=hv-passthrough"
 
 hvl_log() { printf '[%s] %s\n' "${HVL_TAG:-hvenlight}" "$*" >&2; }
 hvl_die() { hvl_log "error: $*"; exit 1; }
