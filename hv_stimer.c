@@ -13,8 +13,12 @@
 #include <linux/kvm_host.h>
 #include "hvl.h"
 
-/* vCPUs that ever enabled a timer: the timer hooks' filter reads it. */
-atomic_t hvl_stimer_users = ATOMIC_INIT(0);
+/*
+ * Timers marked pending and not yet looked at, in all VMs: the timer hooks'
+ * filter reads it, so that vCPUs pay for the hooks only in the moments
+ * between some timer's expiration and its processing.
+ */
+atomic_t hvl_stimer_pending_timers = ATOMIC_INIT(0);
 
 static struct hvl_vcpu *hvl_stimer_vcpu(struct hvl_stimer *t)
 {
@@ -24,7 +28,8 @@ static struct hvl_vcpu *hvl_stimer_vcpu(struct hvl_stimer *t)
 /* Have the vCPU look at the timer before it next enters the guest. */
 static void hvl_stimer_mark_pending(struct hvl_stimer *t, bool kick)
 {
-	set_bit(t->index, &hvl_stimer_vcpu(t)->stimer_pending);
+	if (!test_and_set_bit(t->index, &hvl_stimer_vcpu(t)->stimer_pending))
+		atomic_inc(&hvl_stimer_pending_timers);
 	kvm_make_request(KVM_REQ_UNBLOCK, t->vcpu);
 	if (kick)
 		kvm_vcpu_kick(t->vcpu);
@@ -33,7 +38,8 @@ static void hvl_stimer_mark_pending(struct hvl_stimer *t, bool kick)
 static void hvl_stimer_cleanup(struct hvl_stimer *t)
 {
 	hrtimer_cancel(&t->timer);
-	clear_bit(t->index, &hvl_stimer_vcpu(t)->stimer_pending);
+	if (test_and_clear_bit(t->index, &hvl_stimer_vcpu(t)->stimer_pending))
+		atomic_dec(&hvl_stimer_pending_timers);
 	t->msg_pending = false;
 	t->exp_time = 0;
 }
@@ -66,8 +72,8 @@ void hvl_stimer_free(struct hvl_vcpu *hv)
 
 	for (i = 0; i < HV_SYNIC_STIMER_COUNT; i++)
 		hrtimer_cancel(&hv->stimer[i].timer);
-	if (hv->stimer_user)
-		atomic_dec(&hvl_stimer_users);
+	atomic_sub(hweight_long(xchg(&hv->stimer_pending, 0)),
+		   &hvl_stimer_pending_timers);
 }
 
 /* A deadline 100 ns units from now, saturating. */
@@ -166,8 +172,10 @@ void hvl_stimer_process(struct kvm_vcpu *vcpu)
 		return;
 	for (i = 0; i < HV_SYNIC_STIMER_COUNT; i++) {
 		t = &hv->stimer[i];
-		if (!test_and_clear_bit(i, &hv->stimer_pending) ||
-		    !t->config.enable)
+		if (!test_and_clear_bit(i, &hv->stimer_pending))
+			continue;
+		atomic_dec(&hvl_stimer_pending_timers);
+		if (!t->config.enable)
 			continue;
 		if (t->exp_time && hvl_reftime_now(vcpu, vm) >= t->exp_time)
 			hvl_stimer_expire(vcpu, vm, t);
@@ -194,15 +202,6 @@ void hvl_stimer_acked(struct hvl_vcpu *hv, u32 sint)
 	}
 }
 
-/* A timer was enabled: from now on the vCPU's entries look for timers. */
-static void hvl_stimer_use(struct hvl_vcpu *hv)
-{
-	if (!hv->stimer_user) {
-		hv->stimer_user = true;
-		atomic_inc(&hvl_stimer_users);
-	}
-}
-
 static int hvl_stimer_set_config(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv,
 				 struct hvl_stimer *t, u64 data, bool host)
 {
@@ -216,15 +215,12 @@ static int hvl_stimer_set_config(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv,
 	if (t->config.enable && !cfg.direct_mode && !cfg.sintx)
 		cfg.enable = 0;
 	t->config = cfg;
-	if (t->config.enable) {
-		hvl_stimer_use(hv);
+	if (t->config.enable)
 		hvl_stimer_mark_pending(t, false);
-	}
 	return 0;
 }
 
-static int hvl_stimer_set_count(struct hvl_vcpu *hv, struct hvl_stimer *t,
-				u64 data, bool host)
+static int hvl_stimer_set_count(struct hvl_stimer *t, u64 data, bool host)
 {
 	hvl_stimer_cleanup(t);
 	t->count = data;
@@ -235,10 +231,8 @@ static int hvl_stimer_set_count(struct hvl_vcpu *hv, struct hvl_stimer *t,
 		else if (t->config.auto_enable)
 			t->config.enable = 1;
 	}
-	if (t->config.enable) {
-		hvl_stimer_use(hv);
+	if (t->config.enable)
 		hvl_stimer_mark_pending(t, false);
-	}
 	return 0;
 }
 
@@ -255,7 +249,7 @@ int hvl_stimer_set_msr(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 msr,
 	if (!hv)
 		return -ENOMEM;
 	if ((msr - HV_X64_MSR_STIMER0_CONFIG) % 2)
-		return hvl_stimer_set_count(hv, &hv->stimer[n], data, host);
+		return hvl_stimer_set_count(&hv->stimer[n], data, host);
 	return hvl_stimer_set_config(vcpu, hv, &hv->stimer[n], data, host);
 }
 

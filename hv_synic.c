@@ -210,12 +210,17 @@ int hvl_synic_set_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 int hvl_synic_get_msr(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 msr,
 		      u64 *data, bool host)
 {
-	struct hvl_synic fresh = {}, *s = hv ? &hv->synic : &fresh;
+	struct hvl_synic fresh, *s = &fresh;
 
 	if (!hvl_synic_active(hv) && !host)
 		return -EPERM;
-	if (!hv)
+	/* A vCPU without state reads what a fresh SynIC holds. */
+	if (hv) {
+		s = &hv->synic;
+	} else {
+		memset(&fresh, 0, sizeof(fresh));
 		hvl_synic_init(&fresh);
+	}
 
 	switch (msr) {
 	case HV_X64_MSR_SCONTROL:

@@ -424,20 +424,18 @@ static void hvl_compat_ack(void *unused)
  * each that was in guest mode has left it, so that none enters the guest
  * again before it sees the request: kvm_make_vcpus_request_mask() for a
  * KVM_REQUEST_WAIT | KVM_REQUEST_NO_WAKEUP request (kvm_main.c, 6.12), which
- * KVM does not export. Without memory for the CPU mask, ask every vCPU.
+ * KVM does not export. Without memory for the CPU mask, ask every vCPU
+ * (a superset that waits for all of them).
  */
 void hvl_compat_request_wait(struct kvm *kvm, unsigned int req,
 			     const unsigned long *vcpus)
 {
+	bool have = false, all = false;
 	struct kvm_vcpu *vcpu;
 	cpumask_var_t cpus;
 	unsigned long i;
 	int me, cpu;
 
-	if (!zalloc_cpumask_var(&cpus, GFP_KERNEL)) {
-		kvm_make_all_cpus_request(kvm, req);
-		return;
-	}
 	me = get_cpu();
 	for_each_set_bit(i, vcpus, KVM_MAX_VCPUS) {
 		vcpu = kvm_get_vcpu(kvm, i);
@@ -447,12 +445,25 @@ void hvl_compat_request_wait(struct kvm *kvm, unsigned int req,
 		if (kvm_vcpu_exiting_guest_mode(vcpu) == OUTSIDE_GUEST_MODE)
 			continue;
 		cpu = READ_ONCE(vcpu->cpu);
-		if (cpu != -1 && cpu != me)
-			__cpumask_set_cpu(cpu, cpus);
+		if (cpu == -1 || cpu == me || all)
+			continue;
+		/* The mask only when some target must be waited for. */
+		if (!have) {
+			if (!zalloc_cpumask_var(&cpus, GFP_ATOMIC)) {
+				all = true;
+				continue;
+			}
+			have = true;
+		}
+		__cpumask_set_cpu(cpu, cpus);
 	}
-	smp_call_function_many(cpus, hvl_compat_ack, NULL, true);
+	if (have && !all)
+		smp_call_function_many(cpus, hvl_compat_ack, NULL, true);
 	put_cpu();
-	free_cpumask_var(cpus);
+	if (have)
+		free_cpumask_var(cpus);
+	if (all)
+		kvm_make_all_cpus_request(kvm, req);
 }
 
 /*

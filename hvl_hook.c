@@ -104,9 +104,9 @@ static DECLARE_BITMAP(hvl_tramp_caps, HVL_CAP_BITS) __used;
 	"jne .Lhvl_decide\n\t"						\
 	ASM_RET
 
-/* No vCPU anywhere ever enabled a synthetic timer. */
+/* No synthetic timer anywhere waits to be looked at. */
 #define HVL_FILTER_STIMER						\
-	"cmpl $0, hvl_stimer_users(%rip)\n\t"				\
+	"cmpl $0, hvl_stimer_pending_timers(%rip)\n\t"				\
 	"jne .Lhvl_decide\n\t"						\
 	ASM_RET
 

@@ -149,7 +149,6 @@ struct hvl_vcpu {
 	struct hvl_synic synic;
 	struct hvl_stimer stimer[HV_SYNIC_STIMER_COUNT];
 	unsigned long stimer_pending;	/* timers to look at before entry */
-	bool stimer_user;		/* counted in hvl_stimer_users */
 	/* Asked for by a Hyper-V operation, not yet handed to the VMM. */
 	struct hvl_exit exit;
 	/* What the glue delivered, for its completion on re-entry. */
@@ -378,7 +377,7 @@ int hvl_synic_deliver_msg(struct kvm_vcpu *vcpu, u32 sint,
 			  const struct hv_message *msg, bool no_retry);
 
 /* hv_stimer.c: synthetic timers */
-extern atomic_t hvl_stimer_users;
+extern atomic_t hvl_stimer_pending_timers;
 void hvl_stimer_init(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv);
 void hvl_stimer_free(struct hvl_vcpu *hv);
 bool hvl_stimer_pending(struct kvm_vcpu *vcpu);

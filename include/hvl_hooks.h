@@ -19,6 +19,9 @@
  *	(0: the hook is required and the module does not load).
  */
 
+/* After every exit and before blocking: synthetic timers. */
+HVL_HOOK_OPT(kvm_cpu_has_pending_timer, HV_MSR_SYNTIMER_AVAILABLE,
+	     HVL_FILTER_STIMER)
 /* Every vCPU ioctl, KVM_RUN included. */
 HVL_HOOK(kvm_vcpu_ioctl,
 	 HVL_FILTER_IOCTL(HVL_IOC_GET_SUPPORTED_HV_CPUID, HVL_IOC_ENABLE_CAP))
@@ -32,9 +35,6 @@ HVL_HOOK_OPT(kvm_emulate_wrmsr, HV_MSR_RESET_AVAILABLE, HVL_FILTER_WRMSR_EXIT)
 HVL_HOOK(kvm_get_msr_common, HVL_FILTER_MSR)
 HVL_HOOK(kvm_set_msr_common, HVL_FILTER_MSR)
 HVL_HOOK(kvm_vm_ioctl_check_extension, HVL_FILTER_CAP)
-/* After every exit and before blocking: synthetic timers. */
-HVL_HOOK_OPT(kvm_cpu_has_pending_timer, HV_MSR_SYNTIMER_AVAILABLE,
-	     HVL_FILTER_STIMER)
 HVL_WATCH(kvm_inject_pending_timer_irqs, HV_MSR_SYNTIMER_AVAILABLE,
 	  HVL_FILTER_STIMER)
 /* Every interrupt KVM injects without APICv: auto-EOI SINTs. */
