@@ -21,7 +21,10 @@ static const char *const hooked[] = {
 	"kvm_arch_vcpu_destroy", "kvm_arch_free_vm", "kvm_set_msr_common",
 	"kvm_get_msr_common", "kvm_emulate_hypercall",
 	"kvm_vm_ioctl_check_extension", "kvm_dev_ioctl", "kvm_vcpu_ioctl",
-	"kvm_end_pvclock_update",
+	"kvm_end_pvclock_update", "kvm_emulate_wrmsr",
+	"kvm_cpu_has_pending_timer", "kvm_inject_pending_timer_irqs",
+	"kvm_apic_ack_interrupt", "kvm_set_routing_entry", "kvm_arch_vm_ioctl",
+	"kvm_arch_irq_routing_update",
 };
 
 static const char *ko_path(void)
