@@ -4,7 +4,7 @@
 #   make install             install it into /lib/modules and run depmod
 #   make deb                 the DKMS package build/deb/hvenlight-dkms_*_all.deb
 #   make module KERNEL=K     build it for a test kernel: nohv, inhv,
-#                            nohv-perf, inhv-perf, stock
+#                            nohv-perf, inhv-perf, nohv-intel, stock
 #   make unit                host-side unit tests of the pure logic
 #   make selftests           build the guest/host selftests
 #   make check               unit tests + module + selftests in the test VM
