@@ -130,13 +130,24 @@ static void test_overcommit(void)
 	       "the lock held: %llu and %llu of %d increments",
 	       (unsigned long long)so.counter, (unsigned long long)no.counter,
 	       NR_VCPUS * ROUNDS);
-	tap_ok(!so.notifications && no.notifications,
-	       "notifications only when enabled (%llu)",
-	       (unsigned long long)no.notifications);
 	tap_diag("overcommit, 4 vCPUs on 1 CPU: spin only %llu ms, with notification %llu ms of host CPU (%s)",
 		 (unsigned long long)so.cpu_ns / 1000000,
 		 (unsigned long long)no.cpu_ns / 1000000,
 		 hv_env == HV_STOCK ? "in-tree Hyper-V" : "hvenlight");
+	/*
+	 * Without notification a waiter that never read the lock held means
+	 * no vCPU was ever preempted inside its critical section: the
+	 * scenario did not happen (in Bochs, in-tree Hyper-V alike, each
+	 * vCPU ran its rounds to the end), and neither check can say more.
+	 */
+	if (!so.spins && !no.spins) {
+		tap_skip("notifications only when enabled: no waiter ever found the lock held (0 spins with and without notification), no lock holder was preempted here");
+		tap_skip("notification wastes fewer spins: no lock holder was preempted here (0 spins either way)");
+		return;
+	}
+	tap_ok(!so.notifications && no.notifications,
+	       "notifications only when enabled (%llu)",
+	       (unsigned long long)no.notifications);
 	tap_ok(no.spins < so.spins,
 	       "notification wastes fewer spins on a held lock for the same work: %llu with, %llu without",
 	       (unsigned long long)no.spins, (unsigned long long)so.spins);
