@@ -12,38 +12,80 @@
 u32 hvl_cpuid_features_ebx;
 u32 hvl_cpuid_features_edx;
 
-/*
- * A vCPU is a Hyper-V guest when its VMM set 0x40000001.EAX = "Hv#1" and
- * did not put KVM's own leaves at 0x40000000 (0x40000001 is then KVM's). KVM
- * refuses CPUID changes once a vCPU has run, so remember the answer in the
- * vCPU's state (if it has any) instead of walking its CPUID on every exit.
- * Only the vCPU's own thread, holding vcpu->mutex, gets here.
- */
-bool hvl_cpuid_is_hv_guest(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv)
+/* A leaf's register of the vCPU's CPUID, 0 where the VMM set no such leaf. */
+static u32 hvl_cpuid_reg(struct kvm_vcpu *vcpu, u32 function, int reg)
 {
-	struct kvm_cpuid_entry2 *e;
-	bool hv_guest;
+	struct kvm_cpuid_entry2 *e = kvm_find_cpuid_entry(vcpu, function);
 
-	if (hv && hv->cpuid_known)
-		return hv->hv_guest;
-	/* With KVM's leaves at 0x40000000, 0x40000001 is KVM's, not ours. */
-	if (hvl_compat_kvm_cpuid_base(vcpu) == KVM_CPUID_SIGNATURE) {
-		hv_guest = false;
-	} else {
-		e = kvm_find_cpuid_entry(vcpu, HYPERV_CPUID_INTERFACE);
-		hv_guest = e && e->eax == HYPERV_CPUID_SIGNATURE_EAX;
+	if (!e)
+		return 0;
+	switch (reg) {
+	case CPUID_EAX:
+		return e->eax;
+	case CPUID_EBX:
+		return e->ebx;
+	case CPUID_ECX:
+		return e->ecx;
 	}
-	if (hv && hvl_compat_vcpu_has_run(vcpu)) {
-		hv->hv_guest = hv_guest;
-		hv->cpuid_known = true;
-	}
-	return hv_guest;
+	return e->edx;
 }
 
-/* Enforcement is per-vCPU state: a vCPU without any (NULL) has it off. */
-bool hvl_cpuid_enforced(const struct hvl_vcpu *hv)
+/*
+ * A vCPU is a Hyper-V guest when its VMM set 0x40000001.EAX = "Hv#1" and
+ * did not put KVM's own leaves at 0x40000000 (0x40000001 is then KVM's).
+ */
+static bool hvl_cpuid_read_hv_guest(struct kvm_vcpu *vcpu)
 {
-	return hv && hv->enforce_cpuid;
+	return hvl_compat_kvm_cpuid_base(vcpu) != KVM_CPUID_SIGNATURE &&
+	       hvl_cpuid_reg(vcpu, HYPERV_CPUID_INTERFACE, CPUID_EAX) ==
+	       HYPERV_CPUID_SIGNATURE_EAX;
+}
+
+/*
+ * The leaves a Hyper-V exit consults. KVM refuses CPUID changes once a
+ * vCPU has run, so from then on keep them in the vCPU's state instead of
+ * walking its CPUID entries on every exit. Only the vCPU's own thread,
+ * holding vcpu->mutex, gets here. The callers' tmp is left uninitialized
+ * (it is a hot path): every field is set below before it is used.
+ */
+static const struct hvl_cpuid_cache *hvl_cpuid_cache(struct kvm_vcpu *vcpu,
+						     struct hvl_vcpu *hv,
+						     struct hvl_cpuid_cache *tmp)
+{
+	if (hv && hv->cpuid.known)
+		return &hv->cpuid;
+	tmp->hv_guest = hvl_cpuid_read_hv_guest(vcpu);
+	tmp->features_eax = hvl_cpuid_reg(vcpu, HYPERV_CPUID_FEATURES, CPUID_EAX);
+	tmp->features_ebx = hvl_cpuid_reg(vcpu, HYPERV_CPUID_FEATURES, CPUID_EBX);
+	tmp->features_edx = hvl_cpuid_reg(vcpu, HYPERV_CPUID_FEATURES, CPUID_EDX);
+	tmp->enlight_eax = hvl_cpuid_reg(vcpu, HYPERV_CPUID_ENLIGHTMENT_INFO,
+					 CPUID_EAX);
+	tmp->enlight_ebx = hvl_cpuid_reg(vcpu, HYPERV_CPUID_ENLIGHTMENT_INFO,
+					 CPUID_EBX);
+	tmp->syndbg_eax = hvl_cpuid_reg(vcpu,
+					HYPERV_CPUID_SYNDBG_PLATFORM_CAPABILITIES,
+					CPUID_EAX);
+	tmp->nested = (hvl_cpuid_reg(vcpu, 1, CPUID_ECX) &
+		       BIT(X86_FEATURE_VMX & 31)) ||
+		      (hvl_cpuid_reg(vcpu, 0x80000001, CPUID_ECX) &
+		       BIT(X86_FEATURE_SVM & 31));
+	tmp->known = false;
+	if (!hv || !hvl_compat_vcpu_has_run(vcpu))
+		return tmp;
+	hv->cpuid = *tmp;
+	hv->cpuid.known = true;
+	return &hv->cpuid;
+}
+
+/* hvl_cpuid_is_hv_guest() before the vCPU's state knows its CPUID. */
+bool hvl_cpuid_is_hv_guest_slow(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv)
+{
+	struct hvl_cpuid_cache tmp __uninitialized;
+
+	/* Without state, one leaf is enough: the others may never be asked. */
+	if (!hv)
+		return hvl_cpuid_read_hv_guest(vcpu);
+	return hvl_cpuid_cache(vcpu, hv, &tmp)->hv_guest;
 }
 
 /*
@@ -52,12 +94,13 @@ bool hvl_cpuid_enforced(const struct hvl_vcpu *hv)
  */
 bool hvl_cpuid_allowed(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u64 feature)
 {
-	struct kvm_cpuid_entry2 *e;
+	const struct hvl_cpuid_cache *c;
+	struct hvl_cpuid_cache tmp __uninitialized;
 
 	if (!hvl_cpuid_enforced(hv))
 		return true;
-	e = kvm_find_cpuid_entry(vcpu, HYPERV_CPUID_FEATURES);
-	return e && ((e->eax | HVL_EDX(e->edx)) & feature);
+	c = hvl_cpuid_cache(vcpu, hv, &tmp);
+	return (c->features_eax | HVL_EDX(c->features_edx)) & feature;
 }
 
 /*
@@ -65,12 +108,20 @@ bool hvl_cpuid_allowed(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u64 feature)
  * debugging in 0x40000082, enforcement or not (in-tree
  * kvm_hv_is_syndbg_enabled()).
  */
-bool hvl_cpuid_syndbg_enabled(struct kvm_vcpu *vcpu)
+bool hvl_cpuid_syndbg_enabled(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv)
 {
-	struct kvm_cpuid_entry2 *e;
+	struct hvl_cpuid_cache tmp __uninitialized;
 
-	e = kvm_find_cpuid_entry(vcpu, HYPERV_CPUID_SYNDBG_PLATFORM_CAPABILITIES);
-	return e && (e->eax & HV_X64_SYNDBG_CAP_ALLOW_KERNEL_DEBUGGING);
+	return hvl_cpuid_cache(vcpu, hv, &tmp)->syndbg_eax &
+	       HV_X64_SYNDBG_CAP_ALLOW_KERNEL_DEBUGGING;
+}
+
+/* Can the vCPU run nested guests (VMX or SVM in its CPUID)? */
+bool hvl_cpuid_nested(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv)
+{
+	struct hvl_cpuid_cache tmp __uninitialized;
+
+	return hvl_cpuid_cache(vcpu, hv, &tmp)->nested;
 }
 
 /*
@@ -82,19 +133,19 @@ bool hvl_cpuid_syndbg_enabled(struct kvm_vcpu *vcpu)
 bool hvl_cpuid_hypercall_allowed(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv,
 				 u16 code)
 {
-	struct kvm_cpuid_entry2 *f, *r;
+	const struct hvl_cpuid_cache *c;
+	struct hvl_cpuid_cache tmp __uninitialized;
 	u32 ebx, rec;
 
 	if (!hvl_cpuid_enforced(hv))
 		return true;
-	f = kvm_find_cpuid_entry(vcpu, HYPERV_CPUID_FEATURES);
-	r = kvm_find_cpuid_entry(vcpu, HYPERV_CPUID_ENLIGHTMENT_INFO);
-	ebx = f ? f->ebx : 0;
-	rec = r ? r->eax : 0;
+	c = hvl_cpuid_cache(vcpu, hv, &tmp);
+	ebx = c->features_ebx;
+	rec = c->enlight_eax;
 
 	switch (code) {
 	case HVCALL_NOTIFY_LONG_SPIN_WAIT:
-		return r && r->ebx && r->ebx != HVL_SPIN_RETRIES_NEVER;
+		return c->enlight_ebx && c->enlight_ebx != HVL_SPIN_RETRIES_NEVER;
 	case HVCALL_POST_MESSAGE:
 		return ebx & HV_POST_MESSAGES;
 	case HVCALL_SIGNAL_EVENT:
@@ -103,7 +154,7 @@ bool hvl_cpuid_hypercall_allowed(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv,
 	case HVCALL_RETRIEVE_DEBUG_DATA:
 	case HVCALL_RESET_DEBUG_SESSION:
 		/* Without the debugger the call is unknown, not denied. */
-		return !hvl_cpuid_syndbg_enabled(vcpu) || (ebx & HV_DEBUGGING);
+		return !hvl_cpuid_syndbg_enabled(vcpu, hv) || (ebx & HV_DEBUGGING);
 	case HVCALL_FLUSH_VIRTUAL_ADDRESS_LIST_EX:
 	case HVCALL_FLUSH_VIRTUAL_ADDRESS_SPACE_EX:
 		if (!(rec & HV_X64_EX_PROCESSOR_MASKS_RECOMMENDED))

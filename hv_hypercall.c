@@ -69,19 +69,25 @@ unlock:
  * guest OS ID (in-tree kvm_hv_hypercall_enabled()); before that, and in
  * other guests, it stays KVM's own hypercall.
  */
-bool hvl_hypercall_owned(struct kvm_vcpu *vcpu)
+static bool hvl_hypercall_owned_by(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
+				   struct hvl_vcpu *hv)
 {
-	struct hvl_vm *vm;
-
-	if (hvl_compat_xen_hypercall(vcpu->kvm))
-		return false;
 	/*
 	 * The state first: a VM that never used Hyper-V has none, and its
 	 * KVM hypercalls then skip the walk of the vCPU's CPUID.
 	 */
-	vm = hvl_state_vm_find(vcpu->kvm);
 	return vm && READ_ONCE(vm->guest_os_id) &&
-	       hvl_cpuid_is_hv_guest(vcpu, hvl_state_vcpu_find_in(vm, vcpu));
+	       !hvl_compat_xen_hypercall(vcpu->kvm) &&
+	       hvl_cpuid_is_hv_guest(vcpu, hv);
+}
+
+bool hvl_hypercall_owned(struct kvm_vcpu *vcpu)
+{
+	struct hvl_vcpu *hv;
+	struct hvl_vm *vm;
+
+	hv = hvl_state_find(vcpu, &vm);
+	return hvl_hypercall_owned_by(vcpu, vm, hv);
 }
 
 /* The one place a hypercall's -errno becomes an HV_STATUS code. */
@@ -150,11 +156,11 @@ static int hvl_hypercall_signal_event(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 
 /* The synthetic debugger's calls go to the VMM when it asked for them. */
 static int hvl_hypercall_syndbg(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
-				const struct hvl_hc *hc)
+				struct hvl_vcpu *hv, const struct hvl_hc *hc)
 {
 	if (hc->in.fast && hc->in.code != HVCALL_RESET_DEBUG_SESSION)
 		return -ERANGE;
-	if (!hvl_cpuid_syndbg_enabled(vcpu))
+	if (!hvl_cpuid_syndbg_enabled(vcpu, hv))
 		return -EOPNOTSUPP;
 	if (!vm || !(READ_ONCE(vm->syndbg.options) & HV_X64_SYNDBG_OPTION_USE_HCALLS))
 		return -EPERM;
@@ -169,7 +175,8 @@ static int hvl_hypercall_dispatch(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 	int r;
 
 	/* Access before any check of the input, in in-tree KVM's order. */
-	if (!hvl_cpuid_hypercall_allowed(vcpu, hv, in->code))
+	if (hvl_cpuid_enforced(hv) &&
+	    !hvl_cpuid_hypercall_allowed(vcpu, hv, in->code))
 		return -EACCES;
 	if (in->rsvd)
 		return -EINVAL;
@@ -223,7 +230,7 @@ static int hvl_hypercall_dispatch(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 	case HVCALL_POST_DEBUG_DATA:
 	case HVCALL_RETRIEVE_DEBUG_DATA:
 	case HVCALL_RESET_DEBUG_SESSION:
-		return hvl_hypercall_syndbg(vcpu, vm, hc);
+		return hvl_hypercall_syndbg(vcpu, vm, hv, hc);
 	case HV_EXT_CALL_QUERY_CAPABILITIES ... HV_EXT_CALL_MAX:
 		/* Their input and output are pages: no fast form. */
 		if (in->fast)
@@ -238,9 +245,9 @@ static int hvl_hypercall_dispatch(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
  * the guest's RAX (EDX:EAX in 32-bit mode), the instruction retired. Also
  * the completion of a call the VMM answered, with the VMM's result.
  */
-int hvl_hypercall_complete(struct kvm_vcpu *vcpu, u64 param, u64 result)
+static int hvl_hypercall_finish(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
+				u64 param, u64 result, bool longmode)
 {
-	struct hvl_vm *vm = hvl_state_vm_find(vcpu->kvm);
 	struct hvl_hc_input in = hvl_hc_decode(param);
 	u16 status = result & HVL_HC_CODE_MASK;
 
@@ -249,7 +256,7 @@ int hvl_hypercall_complete(struct kvm_vcpu *vcpu, u64 param, u64 result)
 	hvl_state_count(vm, HVL_STAT_HYPERCALL);
 	if (status != HV_STATUS_SUCCESS)
 		hvl_state_count(vm, HVL_STAT_HYPERCALL_FAILED);
-	if (hvl_compat_is_64bit(vcpu)) {
+	if (longmode) {
 		hvl_compat_reg_write(vcpu, VCPU_REGS_RAX, result);
 	} else {
 		hvl_compat_reg_write(vcpu, VCPU_REGS_RDX, result >> 32);
@@ -259,10 +266,18 @@ int hvl_hypercall_complete(struct kvm_vcpu *vcpu, u64 param, u64 result)
 	return kvm_skip_emulated_instruction(vcpu);
 }
 
+int hvl_hypercall_complete(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u64 param,
+			   u64 result)
+{
+	return hvl_hypercall_finish(vcpu, vm, param, result,
+				    hvl_compat_is_64bit(vcpu));
+}
+
 /* The registers of a hypercall: RCX, RDX, R8, or pairs in 32-bit mode. */
 static void hvl_hypercall_read(struct kvm_vcpu *vcpu, struct hvl_hc *hc)
 {
-	if (hvl_compat_is_64bit(vcpu)) {
+	hc->longmode = hvl_compat_is_64bit(vcpu);
+	if (hc->longmode) {
 		hc->param = hvl_compat_reg_read(vcpu, VCPU_REGS_RCX);
 		hc->ingpa = hvl_compat_reg_read(vcpu, VCPU_REGS_RDX);
 		hc->outgpa = hvl_compat_reg_read(vcpu, VCPU_REGS_R8);
@@ -275,28 +290,56 @@ static void hvl_hypercall_read(struct kvm_vcpu *vcpu, struct hvl_hc *hc)
 					   hvl_compat_reg_read(vcpu, VCPU_REGS_RSI));
 	}
 	hc->in = hvl_hc_decode(hc->param);
+	hc->xmm_used = 0;
+	hc->data_offset = 0;
+	hc->reps_done = 0;
 }
 
 /*
- * A Hyper-V hypercall, as KVM's exit handler: 1 to go on running the
- * guest, 0 when the call asked for an exit to the VMM (KVM_EXIT_HYPERV,
- * HCALL) in the vCPU's state, which the glue delivers; the call then
- * completes with the VMM's result on re-entry. The VM's state is looked up
+ * Ask the VMM for the call's result: KVM_EXIT_HYPERV_HCALL, its payload
+ * written in place (the fields in-tree KVM sets).
+ */
+static void hvl_hypercall_to_vmm(struct hvl_vcpu *hv, const struct hvl_hc *hc)
+{
+	struct kvm_hyperv_exit *e = &hv->exit.hyperv;
+
+	e->type = KVM_EXIT_HYPERV_HCALL;
+	e->u.hcall.input = hc->param;
+	e->u.hcall.params[0] = hc->ingpa;
+	e->u.hcall.params[1] = hc->outgpa;
+	hvl_state_exit_request(hv, HVL_EXIT_HYPERV, NULL);
+}
+
+/*
+ * A hypercall, as KVM's exit handler: 1 to go on running the guest, 0
+ * when the call asked for an exit to the VMM (KVM_EXIT_HYPERV, HCALL) in
+ * the vCPU's state, which the glue delivers (the call then completes with
+ * the VMM's result on re-entry), -ENOENT when it is no Hyper-V hypercall
+ * (hvl_hypercall_owned()): KVM's own. The VM's state is looked up
  * once per hypercall and handed down.
  */
 int hvl_hypercall_handle(struct kvm_vcpu *vcpu)
 {
-	struct hvl_vm *vm = hvl_state_vm_find(vcpu->kvm);
-	struct hvl_vcpu *hv = hvl_state_vcpu_find_in(vm, vcpu);
-	struct kvm_hyperv_exit e = { .type = KVM_EXIT_HYPERV_HCALL };
-	struct hvl_hc hc = {};
+	/* hvl_hypercall_read() sets all but the XMM input, read where used. */
+	struct hvl_hc hc __uninitialized;
+	struct hvl_vcpu *hv;
+	struct hvl_vm *vm;
 	int r;
 
+	hv = hvl_state_find(vcpu, &vm);
+	if (!hvl_hypercall_owned_by(vcpu, vm, hv))
+		return -ENOENT;
 	/* TLFS: a hypercall from CPL > 0 or real mode raises #UD. */
 	if (hvl_compat_get_cpl(vcpu) != 0 || !hvl_compat_is_protmode(vcpu)) {
 		kvm_queue_exception(vcpu, UD_VECTOR);
 		return 1;
 	}
+	/*
+	 * Give the vCPU its own state too (the VM has some: the guest set its
+	 * guest OS ID), as in-tree does for a Hyper-V vCPU, so that its next
+	 * exit finds both without a walk; without memory, go on without it.
+	 */
+	hv = hv ?: hvl_state_vcpu_get(vcpu);
 	hvl_hypercall_read(vcpu, &hc);
 	r = hvl_hypercall_dispatch(vcpu, vm, hv, &hc);
 	if (r == HVL_HC_UD) {
@@ -304,17 +347,14 @@ int hvl_hypercall_handle(struct kvm_vcpu *vcpu)
 		return 1;
 	}
 	if (r != HVL_HC_TO_VMM)
-		return hvl_hypercall_complete(vcpu, hc.param,
-					      hvl_hc_result(hvl_hypercall_status(r),
-							    r ? 0 : hc.reps_done));
-
-	hv = hv ?: hvl_state_vcpu_get(vcpu);
+		return hvl_hypercall_finish(vcpu, vm, hc.param,
+					    hvl_hc_result(hvl_hypercall_status(r),
+							  r ? 0 : hc.reps_done),
+					    hc.longmode);
 	if (!hv)
-		return hvl_hypercall_complete(vcpu, hc.param,
-					      hvl_hc_result(hvl_hypercall_status(-ENOMEM), 0));
-	e.u.hcall.input = hc.param;
-	e.u.hcall.params[0] = hc.ingpa;
-	e.u.hcall.params[1] = hc.outgpa;
-	hvl_state_exit_request(hv, HVL_EXIT_HYPERV, &e);
+		return hvl_hypercall_finish(vcpu, vm, hc.param,
+					    hvl_hc_result(hvl_hypercall_status(-ENOMEM), 0),
+					    hc.longmode);
+	hvl_hypercall_to_vmm(hv, &hc);
 	return 0;
 }

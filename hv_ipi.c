@@ -60,6 +60,8 @@ static int hvl_ipi_read_ex(struct kvm_vcpu *vcpu, struct hvl_hc *hc,
 
 int hvl_ipi_send(struct kvm_vcpu *vcpu, struct hvl_vm *vm, struct hvl_hc *hc)
 {
+	/* Filled before use: spare the call zeroing it on entry. */
+	DECLARE_BITMAP(targets, KVM_MAX_VCPUS) __uninitialized;
 	struct hvl_vpset set = {};
 	struct kvm_vcpu *v;
 	unsigned long i;
@@ -80,8 +82,11 @@ int hvl_ipi_send(struct kvm_vcpu *vcpu, struct hvl_vm *vm, struct hvl_hc *hc)
 	hvl_state_count(vm, HVL_STAT_IPI);
 	if (r)
 		return 0;
-	kvm_for_each_vcpu(i, v, vcpu->kvm)
-		if (hvl_vpset_has(&set, hvl_state_vp_index(vm, v)))
+	hvl_vpset_vcpus(vcpu->kvm, vm, &set, targets);
+	for_each_set_bit(i, targets, atomic_read(&vcpu->kvm->online_vcpus)) {
+		v = kvm_get_vcpu(vcpu->kvm, i);
+		if (v)
 			hvl_compat_apic_fixed(v, vector);
+	}
 	return 0;
 }

@@ -87,22 +87,54 @@ static bool hvl_msr_feature_offered(u64 feature)
 	return feature & (hvl_cpuid_features | HVL_EDX(hvl_cpuid_features_edx));
 }
 
+/*
+ * The offered MSRs of the owned range, settled once at load: the MSR hooks'
+ * filter (hvl_hook.c) tests it on every access of the range.
+ */
+DECLARE_BITMAP(hvl_msr_offered_map,
+	       HVL_MSR_OWNED_LAST - HVL_MSR_OWNED_FIRST + 1);
+
+/* Once the module's init settled the features it offers. */
+void hvl_msr_settle(void)
+{
+	u32 msr;
+
+	for (msr = HVL_MSR_OWNED_FIRST; msr <= HVL_MSR_OWNED_LAST; msr++)
+		if (hvl_msr_feature_offered(hvl_msr_feature(msr)))
+			__set_bit(msr - HVL_MSR_OWNED_FIRST, hvl_msr_offered_map);
+}
+
 /* An MSR we may own: offered, and not the VMM's Xen hypercall MSR. */
 bool hvl_msr_offered(struct kvm_vcpu *vcpu, u32 msr)
 {
-	return hvl_msr_feature_offered(hvl_msr_feature(msr)) &&
+	u32 i = msr - HVL_MSR_OWNED_FIRST;
+
+	return i <= HVL_MSR_OWNED_LAST - HVL_MSR_OWNED_FIRST &&
+	       test_bit(i, hvl_msr_offered_map) &&
 	       !hvl_compat_xen_msr(vcpu->kvm, msr);
 }
 
 /*
  * Own an offered MSR for the host always (that is migration) and for a
  * Hyper-V guest; any other guest gets KVM's answer for an MSR it does not
- * know (a #GP, unless KVM's ignore_msrs says otherwise).
+ * know (a #GP, unless KVM's ignore_msrs says otherwise). A Hyper-V guest's
+ * vCPU gets its state now if it has none (as in-tree does on its first
+ * Hyper-V MSR access), so that its next exits find it without a walk; *hv
+ * stays NULL without memory, which only costs that.
  */
-static bool hvl_msr_owned(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv,
-			  bool host)
+static inline bool hvl_msr_owned(struct kvm_vcpu *vcpu, struct hvl_vm **vm,
+				 struct hvl_vcpu **hv, bool host)
 {
-	return host || hvl_cpuid_is_hv_guest(vcpu, hv);
+	if (host)
+		return true;
+	if (!hvl_cpuid_is_hv_guest(vcpu, *hv))
+		return false;
+	if (unlikely(!*hv)) {
+		*hv = hvl_state_vcpu_get(vcpu);
+		if (*hv)
+			*vm = (*hv)->vm;
+	}
+	return true;
 }
 
 static int hvl_msr_set_vp_index(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv,
@@ -118,7 +150,7 @@ static int hvl_msr_set_vp_index(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv,
 	hv = hv ?: hvl_state_vcpu_get(vcpu);
 	if (!hv)
 		return -ENOMEM;
-	WRITE_ONCE(hv->vp_index, data);
+	hvl_state_set_vp_index(hv->vm, hv, data);
 	return 0;
 }
 
@@ -126,8 +158,8 @@ static int hvl_msr_set_vp_index(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv,
  * Account an access; an error becomes KVM's "1": #GP or a failed ioctl.
  * vm is the state looked up on entry; the access may have created it.
  */
-static int hvl_msr_done(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
-			enum hvl_stat stat, int err)
+static inline int hvl_msr_done(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
+			       enum hvl_stat stat, int err)
 {
 	vm = vm ?: hvl_state_vm_find(vcpu->kvm);
 	hvl_state_count(vm, stat);
@@ -138,18 +170,23 @@ static int hvl_msr_done(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 
 /*
  * Look the VM's and the vCPU's state up once per access and hand it down:
- * an MSR exit is a hot path, and each lookup is an RCU hash walk.
+ * an MSR exit is a hot path. A write that succeeded leaves the vCPU's
+ * state in *hvp, for the exit it may have asked for.
  */
-int hvl_msr_set(struct kvm_vcpu *vcpu, struct msr_data *msr)
+int hvl_msr_set(struct kvm_vcpu *vcpu, struct msr_data *msr,
+		struct hvl_vcpu **hvp)
 {
-	struct hvl_vm *vm = hvl_state_vm_find(vcpu->kvm);
-	struct hvl_vcpu *hv = hvl_state_vcpu_find_in(vm, vcpu);
 	bool host = msr->host_initiated;
+	struct hvl_vcpu *hv;
+	struct hvl_vm *vm;
 	int r;
 
-	if (!hvl_msr_owned(vcpu, hv, host))
+	*hvp = NULL;
+	hv = hvl_state_find(vcpu, &vm);
+	if (!hvl_msr_owned(vcpu, &vm, &hv, host))
 		return HVL_COMPAT_MSR_UNSUPPORTED;
-	if (!host && !hvl_cpuid_allowed(vcpu, hv, hvl_msr_feature(msr->index)))
+	if (!host && hvl_cpuid_enforced(hv) &&
+	    !hvl_cpuid_allowed(vcpu, hv, hvl_msr_feature(msr->index)))
 		return hvl_msr_done(vcpu, vm, HVL_STAT_MSR_WRITE, -EACCES);
 
 	switch (msr->index) {
@@ -182,19 +219,23 @@ int hvl_msr_set(struct kvm_vcpu *vcpu, struct msr_data *msr)
 		r = hvl_sysmsr_set(vcpu, vm, hv, msr->index, msr->data, host);
 		break;
 	}
+	/* The write may have created the vCPU's state. */
+	*hvp = hv ?: hvl_state_vcpu_find(vcpu);
 	return hvl_msr_done(vcpu, vm, HVL_STAT_MSR_WRITE, r);
 }
 
 int hvl_msr_get(struct kvm_vcpu *vcpu, struct msr_data *msr)
 {
-	struct hvl_vm *vm = hvl_state_vm_find(vcpu->kvm);
-	struct hvl_vcpu *hv = hvl_state_vcpu_find_in(vm, vcpu);
 	bool host = msr->host_initiated;
+	struct hvl_vcpu *hv;
+	struct hvl_vm *vm;
 	int r = 0;
 
-	if (!hvl_msr_owned(vcpu, hv, host))
+	hv = hvl_state_find(vcpu, &vm);
+	if (!hvl_msr_owned(vcpu, &vm, &hv, host))
 		return HVL_COMPAT_MSR_UNSUPPORTED;
-	if (!host && !hvl_cpuid_allowed(vcpu, hv, hvl_msr_feature(msr->index)))
+	if (!host && hvl_cpuid_enforced(hv) &&
+	    !hvl_cpuid_allowed(vcpu, hv, hvl_msr_feature(msr->index)))
 		return hvl_msr_done(vcpu, vm, HVL_STAT_MSR_READ, -EACCES);
 
 	switch (msr->index) {

@@ -85,14 +85,12 @@ static ktime_t hvl_stimer_deadline(ktime_t now, u64 delta)
 }
 
 /*
- * Arm an enabled timer with a non-zero count, in reference time: a
+ * Arm an enabled timer with a non-zero count, in reference time (now): a
  * periodic timer from its last expiration, skipping the periods it missed
  * instead of storming; a one-shot in the past expires at once.
  */
-static void hvl_stimer_start(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
-			     struct hvl_stimer *t)
+static void hvl_stimer_start(struct hvl_stimer *t, u64 now)
 {
-	u64 now = hvl_reftime_now(vcpu, vm);
 	ktime_t know = ktime_get();
 	u64 rem;
 
@@ -163,9 +161,10 @@ bool hvl_stimer_pending(struct kvm_vcpu *vcpu)
 /* In the vCPU's context, before it enters the guest: due expirations. */
 void hvl_stimer_process(struct kvm_vcpu *vcpu)
 {
-	struct hvl_vm *vm = hvl_state_vm_find(vcpu->kvm);
-	struct hvl_vcpu *hv = hvl_state_vcpu_find_in(vm, vcpu);
 	struct hvl_stimer *t;
+	struct hvl_vm *vm;
+	struct hvl_vcpu *hv = hvl_state_find(vcpu, &vm);
+	u64 now;
 	int i;
 
 	if (!hv)
@@ -177,11 +176,13 @@ void hvl_stimer_process(struct kvm_vcpu *vcpu)
 		atomic_dec(&hvl_stimer_pending_timers);
 		if (!t->config.enable)
 			continue;
-		if (t->exp_time && hvl_reftime_now(vcpu, vm) >= t->exp_time)
+		/* One reading per timer, for its expiration and its restart. */
+		now = hvl_reftime_now(vcpu, vm);
+		if (t->exp_time && now >= t->exp_time)
 			hvl_stimer_expire(vcpu, vm, t);
 		if (t->config.enable && t->count) {
 			if (!t->msg_pending)
-				hvl_stimer_start(vcpu, vm, t);
+				hvl_stimer_start(t, now);
 		} else {
 			hvl_stimer_cleanup(t);
 		}

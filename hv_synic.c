@@ -70,8 +70,9 @@ bool hvl_synic_active(const struct hvl_vcpu *hv)
 static void hvl_synic_update_vectors(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 				     struct hvl_synic *s)
 {
-	DECLARE_BITMAP(vec, 256);
-	DECLARE_BITMAP(aeoi, 256);
+	/* Zeroed below: not twice. */
+	DECLARE_BITMAP(vec, 256) __uninitialized;
+	DECLARE_BITMAP(aeoi, 256) __uninitialized;
 	bool used, had_aeoi, has_aeoi;
 	int i, v;
 	u64 sint;
@@ -210,7 +211,8 @@ int hvl_synic_set_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 int hvl_synic_get_msr(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u32 msr,
 		      u64 *data, bool host)
 {
-	struct hvl_synic fresh, *s = &fresh;
+	/* Set up below only where used: no zeroing on every read. */
+	struct hvl_synic fresh __uninitialized, *s = &fresh;
 
 	if (!hvl_synic_active(hv) && !host)
 		return -EPERM;

@@ -154,7 +154,7 @@ int hvl_sysmsr_set(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 		   struct hvl_vcpu *hv, u32 msr, u64 data, bool host)
 {
 	if (hvl_sysmsr_is_syndbg(msr) && !host &&
-	    !hvl_cpuid_syndbg_enabled(vcpu))
+	    !hvl_cpuid_syndbg_enabled(vcpu, hv))
 		return -EPERM;
 
 	switch (msr) {
@@ -189,7 +189,7 @@ int hvl_sysmsr_get(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 		   struct hvl_vcpu *hv, u32 msr, u64 *data, bool host)
 {
 	if (hvl_sysmsr_is_syndbg(msr) && !host &&
-	    !hvl_cpuid_syndbg_enabled(vcpu))
+	    !hvl_cpuid_syndbg_enabled(vcpu, hv))
 		return -EPERM;
 
 	*data = 0;

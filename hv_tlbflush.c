@@ -83,24 +83,16 @@ static int hvl_tlbflush_read_ex(struct kvm_vcpu *vcpu, struct hvl_hc *hc,
  */
 static unsigned int hvl_tlbflush_request(struct kvm_vcpu *vcpu)
 {
-	struct kvm_cpuid_entry2 *e;
-
-	e = kvm_find_cpuid_entry(vcpu, 1);
-	if (e && (e->ecx & BIT(X86_FEATURE_VMX & 31)))
-		return KVM_REQ_TLB_FLUSH;
-	e = kvm_find_cpuid_entry(vcpu, 0x80000001);
-	if (e && (e->ecx & BIT(X86_FEATURE_SVM & 31)))
-		return KVM_REQ_TLB_FLUSH;
-	return KVM_REQ_TLB_FLUSH_GUEST;
+	return hvl_cpuid_nested(vcpu, hvl_state_vcpu_find(vcpu)) ?
+	       KVM_REQ_TLB_FLUSH : KVM_REQ_TLB_FLUSH_GUEST;
 }
 
 int hvl_tlbflush(struct kvm_vcpu *vcpu, struct hvl_vm *vm, struct hvl_hc *hc)
 {
-	DECLARE_BITMAP(targets, KVM_MAX_VCPUS);
-	u64 entries[HVL_TLBFLUSH_ENTRIES];
+	/* Filled before use: spare the flush zeroing them on entry. */
+	DECLARE_BITMAP(targets, KVM_MAX_VCPUS) __uninitialized;
+	u64 entries[HVL_TLBFLUSH_ENTRIES] __uninitialized;
 	struct hvl_vpset set = {};
-	struct kvm_vcpu *v;
-	unsigned long i;
 	u16 code = hc->in.code;
 	int r;
 
@@ -130,10 +122,7 @@ int hvl_tlbflush(struct kvm_vcpu *vcpu, struct hvl_vm *vm, struct hvl_hc *hc)
 		kvm_make_all_cpus_request(vcpu->kvm, hvl_tlbflush_request(vcpu));
 		return 0;
 	}
-	bitmap_zero(targets, KVM_MAX_VCPUS);
-	kvm_for_each_vcpu(i, v, vcpu->kvm)
-		if (hvl_vpset_has(&set, hvl_state_vp_index(vm, v)))
-			__set_bit(i, targets);
+	hvl_vpset_vcpus(vcpu->kvm, vm, &set, targets);
 	hvl_compat_request_wait(vcpu->kvm, hvl_tlbflush_request(vcpu), targets);
 	return 0;
 }

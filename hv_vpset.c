@@ -7,13 +7,6 @@
 #include <linux/kvm_host.h>
 #include "hvl.h"
 
-/*
- * The largest VP index KVM can have is below KVM_MAX_VCPUS: banks beyond
- * that are checked for presence but not read (in-tree
- * KVM_HV_MAX_SPARSE_VCPU_SET_BITS).
- */
-#define HVL_VPSET_BANKS_USED	DIV_ROUND_UP(KVM_MAX_VCPUS, HV_VCPUS_PER_SPARSE_BANK)
-
 static int hvl_vpset_read_capped(struct kvm_vcpu *vcpu, const struct hvl_hc *hc,
 				 u16 cnt, u16 cap, u64 *data)
 {
@@ -57,9 +50,34 @@ bool hvl_vpset_has(const struct hvl_vpset *set, u32 vp_index)
 
 	if (set->all)
 		return true;
-	if (bank >= HV_MAX_SPARSE_VCPU_BANKS || !(set->valid & BIT_ULL(bank)))
+	if (bank >= HVL_VPSET_BANKS_USED || !(set->valid & BIT_ULL(bank)))
 		return false;
 	/* The bank's word: as many words before it as valid bits below it. */
 	k = bank ? hweight64(set->valid & GENMASK_ULL(bank - 1, 0)) : 0;
 	return set->banks[k] & BIT_ULL(vp_index % HV_VCPUS_PER_SPARSE_BANK);
+}
+
+/*
+ * The vCPUs whose VP index is in the set, as a bitmap by vCPU index. While
+ * every VP index of the VM is its vCPU's index (no VMM set another; in-tree
+ * has the same fast path), bank n of the set is word n of the bitmap.
+ */
+void hvl_vpset_vcpus(struct kvm *kvm, struct hvl_vm *vm,
+		     const struct hvl_vpset *set, unsigned long *vcpus)
+{
+	struct kvm_vcpu *v;
+	unsigned long i;
+	unsigned int k = 0;
+
+	static_assert(HV_VCPUS_PER_SPARSE_BANK == BITS_PER_LONG);
+	bitmap_zero(vcpus, KVM_MAX_VCPUS);
+	if (!set->all && (!vm || !atomic_read(&vm->vp_index_mismatch))) {
+		for (i = 0; i < HVL_VPSET_BANKS_USED; i++)
+			if (set->valid & BIT_ULL(i))
+				vcpus[i] = set->banks[k++];
+		return;
+	}
+	kvm_for_each_vcpu(i, v, kvm)
+		if (hvl_vpset_has(set, hvl_state_vp_index(vm, v)))
+			__set_bit(i, vcpus);
 }

@@ -68,12 +68,6 @@ int hvl_compat_get_cpl(struct kvm_vcpu *vcpu)
 	return get_cpl(vcpu->arch.emulate_ctxt);
 }
 
-/* CR0.PE is never guest-owned, so the cached CR0 is always current. */
-bool hvl_compat_is_protmode(struct kvm_vcpu *vcpu)
-{
-	return vcpu->arch.cr0 & X86_CR0_PE;
-}
-
 /* As in-tree is_64_bit_hypercall(): long mode and a 64-bit code segment. */
 bool hvl_compat_is_64bit(struct kvm_vcpu *vcpu)
 {
@@ -85,42 +79,6 @@ bool hvl_compat_is_64bit(struct kvm_vcpu *vcpu)
 		return false;
 	kvm_x86_call(get_cs_db_l_bits)(vcpu, &db, &l);
 	return l;
-}
-
-/*
- * General-purpose registers other than RSP and RIP are always in
- * vcpu->arch.regs on both VMX and SVM; mark writes dirty and available as
- * kvm_register_write() does.
- */
-u64 hvl_compat_reg_read(struct kvm_vcpu *vcpu, int reg)
-{
-	return vcpu->arch.regs[reg];
-}
-
-void hvl_compat_reg_write(struct kvm_vcpu *vcpu, int reg, u64 val)
-{
-	vcpu->arch.regs[reg] = val;
-	vcpu->arch.regs_dirty |= BIT(reg);
-	vcpu->arch.regs_avail |= BIT(reg);
-}
-
-/* KVM gives a userspace-configured Xen hypercall MSR precedence; so do we. */
-bool hvl_compat_xen_msr(struct kvm *kvm, u32 msr)
-{
-	return msr && msr == kvm->arch.xen_hvm_config.msr;
-}
-
-bool hvl_compat_xen_hypercall(struct kvm *kvm)
-{
-	return IS_ENABLED(CONFIG_KVM_XEN) &&
-	       (kvm->arch.xen_hvm_config.flags &
-		KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL);
-}
-
-/* kvm_vcpu_has_run() lives in KVM's private x86.h. */
-bool hvl_compat_vcpu_has_run(struct kvm_vcpu *vcpu)
-{
-	return vcpu->arch.last_vmentry_cpu != -1;
 }
 
 /*
@@ -274,12 +232,6 @@ bool hvl_compat_vcpu_wants_to_run(struct kvm_vcpu *vcpu)
 #else
 	return !READ_ONCE(vcpu->run->immediate_exit);
 #endif
-}
-
-/* lapic_in_kernel() lives in a private header; this is its slow path. */
-bool hvl_compat_lapic_in_kernel(struct kvm_vcpu *vcpu)
-{
-	return vcpu->arch.apic;
 }
 
 /*
@@ -544,17 +496,26 @@ void hvl_compat_apicv_inhibit(struct kvm *kvm, bool inhibit)
 	kvm_set_or_clear_apicv_inhibit(kvm, APICV_INHIBIT_REASON_HYPERV, inhibit);
 }
 
-/* The vCPU of a LAPIC, trusted only if it points back at the LAPIC. */
+/*
+ * The vCPU of a LAPIC (on every EOI of a VM with SynIC), trusted only if
+ * it points back at the LAPIC; once one did, the layout is this kernel's
+ * and the field is read directly.
+ */
+static bool hvl_lapic_vcpu_known;
+
 struct kvm_vcpu *hvl_compat_apic_vcpu(struct kvm_lapic *apic)
 {
 	struct hvl_lapic *a = (void *)apic;
 	struct kvm_vcpu *vcpu;
 	struct kvm_lapic *back;
 
+	if (likely(READ_ONCE(hvl_lapic_vcpu_known)))
+		return a->vcpu;
 	if (copy_from_kernel_nofault(&vcpu, &a->vcpu, sizeof(vcpu)) || !vcpu ||
 	    copy_from_kernel_nofault(&back, &vcpu->arch.apic, sizeof(back)) ||
 	    back != apic)
 		return NULL;
+	WRITE_ONCE(hvl_lapic_vcpu_known, true);
 	return vcpu;
 }
 

@@ -111,7 +111,8 @@ static int hvl_glue_exit_complete(struct kvm_vcpu *vcpu)
 	hv->exit_done_type = 0;
 	switch (type) {
 	case KVM_EXIT_HYPERV_HCALL:
-		return hvl_hypercall_complete(vcpu, run->hyperv.u.hcall.input,
+		return hvl_hypercall_complete(vcpu, hv->vm,
+					      run->hyperv.u.hcall.input,
 					      run->hyperv.u.hcall.result);
 	case KVM_EXIT_HYPERV_SYNDBG:
 		hvl_sysmsr_syndbg_complete(vcpu, run->hyperv.u.syndbg.msr,
@@ -151,7 +152,7 @@ static int hvl_glue_exit_fill(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv)
 	trace_hvl_exit(vcpu->vcpu_id, run->exit_reason,
 		       e->kind == HVL_EXIT_HYPERV ? e->hyperv.type :
 		       run->system_event.type);
-	hvl_state_count(hvl_state_vm_find(vcpu->kvm), HVL_STAT_EXIT);
+	hvl_state_count(hv->vm, HVL_STAT_EXIT);
 	e->kind = HVL_EXIT_NONE;
 	return 0;
 }
@@ -226,10 +227,9 @@ static void hvl_glue_exit_kick_work(struct callback_head *cb)
  * returned: a completion set while the emulator runs would make it throw
  * the instruction's result away and return for it.
  */
-static void hvl_glue_exit_defer(struct kvm_vcpu *vcpu, bool host)
+static void hvl_glue_exit_defer(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv,
+				bool host)
 {
-	struct hvl_vcpu *hv = hvl_state_vcpu_find(vcpu);
-
 	if (!hv || hv->exit.kind == HVL_EXIT_NONE ||
 	    hvl_glue_forwarded(hvl_glue_kvm_emulate_wrmsr))
 		return;
@@ -351,14 +351,15 @@ static long hvl_glue_get_msr_index_list(struct file *filp, unsigned int ioctl,
 /* Replacements: each runs one module entry point, then leaves. */
 int hvl_glue_kvm_set_msr_common(struct kvm_vcpu *vcpu, struct msr_data *msr)
 {
-	int r = hvl_msr_set(vcpu, msr);
+	struct hvl_vcpu *hv;
+	int r = hvl_msr_set(vcpu, msr, &hv);
 
 	/* Not for a guest that is no Hyper-V guest: KVM answers it. */
 	if (r != HVL_COMPAT_MSR_UNSUPPORTED)
 		trace_hvl_msr(vcpu->vcpu_id, msr->index, msr->data, true,
 			      msr->host_initiated, r);
 	if (!r)
-		hvl_glue_exit_defer(vcpu, msr->host_initiated);
+		hvl_glue_exit_defer(vcpu, hv, msr->host_initiated);
 	hvl_glue_leave();
 	return r;
 }
@@ -400,14 +401,24 @@ int hvl_glue_kvm_get_msr_common(struct kvm_vcpu *vcpu, struct msr_data *msr)
 	return r;
 }
 
+/*
+ * Every hypercall of a vCPU without KVM's leaves at 0x40000000 (the
+ * trampoline enters here without asking the decider): Hyper-V's once the
+ * guest enabled them, else KVM's own.
+ */
 int hvl_glue_kvm_emulate_hypercall(struct kvm_vcpu *vcpu)
 {
+	struct hvl_glue_fwd fwd;
 	int r = hvl_hypercall_handle(vcpu);
 
-	/* The call asked the VMM: KVM_EXIT_HYPERV now, completed on re-entry. */
-	if (!r)
+	if (r == -ENOENT) {
+		hvl_glue_fwd_begin(&fwd, hvl_glue_kvm_emulate_hypercall);
+		r = kvm_emulate_hypercall(vcpu);
+		hvl_glue_fwd_end(&fwd);
+	} else if (!r) {
+		/* The call asked the VMM: KVM_EXIT_HYPERV now, completed on re-entry. */
 		r = hvl_glue_exit_fill(vcpu, hvl_state_vcpu_find(vcpu));
-
+	}
 	hvl_glue_leave();
 	return r;
 }

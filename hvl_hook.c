@@ -18,10 +18,12 @@
 
 /*
  * The filters the trampoline runs for KVM's own calls: each ends in RET
- * (KVM's code runs) or jumps to .Lhvl_decide (hvl_hook_decide() asks the
- * hook's want()). Their constants are UAPI or fixed layouts, checked
- * below. r11 is free on entry to any C function; ftrace's own trampolines
- * clobber it too.
+ * (KVM's code runs), jumps to 1f, which takes the call to
+ * hvl_hook_decide() (that asks the hook's want()), or, for a _DIRECT
+ * filter, enters the replacement itself. Their constants are UAPI or
+ * fixed layouts, checked below. r10 and r11 are free on entry to any C
+ * function (ftrace's own trampolines clobber them too): the filters use
+ * them, and the trampoline carries the hook's index in r10.
  */
 #define HVL_IOC_ENABLE_CAP		0x4068aea3
 #define HVL_IOC_GET_MSR_INDEX_LIST	0xc004ae02
@@ -40,6 +42,10 @@ static_assert(offsetof(struct kvm_irq_routing_entry, type) == HVL_ROUTE_TYPE);
 /* Where KVM keeps the guest's RCX, the MSR of a WRMSR exit. */
 static const u32 hvl_tramp_vcpu_rcx __used = HVL_COMPAT_VCPU_RCX_OFFSET;
 
+/* Where a vCPU points to its VM, and the VM keeps the VMM's Xen MSR. */
+static const u32 hvl_tramp_vcpu_kvm __used = offsetof(struct kvm_vcpu, kvm);
+static const u32 hvl_tramp_kvm_xen_msr __used = HVL_COMPAT_KVM_XEN_MSR_OFFSET;
+
 /* Where KVM keeps the base of its own CPUID leaves in a vCPU. */
 static const u32 hvl_tramp_kvm_cpuid_base __used =
 	HVL_COMPAT_KVM_CPUID_BASE_OFFSET;
@@ -51,25 +57,56 @@ static DECLARE_BITMAP(hvl_tramp_caps, HVL_CAP_BITS) __used;
 /* An ioctl other than a and b: KVM's (KVM_RUN among them). */
 #define HVL_FILTER_IOCTL(a, b)						\
 	"cmpl $" __stringify(a) ", %esi\n\t"				\
-	"je .Lhvl_decide\n\t"						\
+	"je 1f\n\t"						\
 	"cmpl $" __stringify(b) ", %esi\n\t"				\
-	"je .Lhvl_decide\n\t"						\
+	"je 1f\n\t"						\
 	ASM_RET
 
-/* A vCPU with KVM's leaves at 0x40000000 has no Hyper-V leaves. */
-#define HVL_FILTER_KVM_GUEST						\
+/*
+ * A hypercall of a vCPU with KVM's leaves at 0x40000000 (no Hyper-V
+ * leaves) is KVM's. Any other enters target from here, without the
+ * decider (target decides: Hyper-V's call or KVM's, which it forwards),
+ * unless some task is forwarding a call: the decider then tells whether
+ * this is it.
+ */
+#define HVL_FILTER_HCALL_DIRECT(target)					\
 	"movl hvl_tramp_kvm_cpuid_base(%rip), %r11d\n\t"		\
 	"cmpl $" __stringify(KVM_CPUID_SIGNATURE) ", (%rdi,%r11)\n\t"	\
-	"jne .Lhvl_decide\n\t"						\
+	"je 2f\n\t"							\
+	"leaq hvl_glue_fwds(%rip), %r11\n\t"				\
+	"cmpq %r11, hvl_glue_fwds(%rip)\n\t"				\
+	"jne 1f\n\t"						\
+	"lock incl hvl_glue_inflight(%rip)\n\t"				\
+	"leaq " #target "(%rip), %r11\n\t"				\
+	"movq %r11, (%rsp)\n"						\
+	"2:\n\t"							\
 	ASM_RET
 
-/* An MSR outside the Hyper-V range we own. */
-#define HVL_FILTER_MSR							\
+/*
+ * An MSR access the replacement answers: in the owned range, offered, and
+ * not the VMM's Xen hypercall MSR (as hvl_msr_offered() decides). Enter
+ * target from here, without the decider: that is every Hyper-V MSR exit,
+ * and nothing forwards these calls to KVM past the hook. Anything else
+ * goes back to KVM's code.
+ */
+#define HVL_FILTER_MSR_DIRECT(target)					\
 	"movl " __stringify(HVL_MSR_DATA_INDEX) "(%rsi), %r11d\n\t"	\
 	"subl $" __stringify(HVL_MSR_OWNED_FIRST) ", %r11d\n\t"	\
 	"cmpl $" __stringify(HVL_MSR_OWNED_LAST - HVL_MSR_OWNED_FIRST) \
 	", %r11d\n\t"							\
-	"jbe .Lhvl_decide\n\t"						\
+	"ja 2f\n\t"							\
+	"btl %r11d, hvl_msr_offered_map(%rip)\n\t"			\
+	"jnc 2f\n\t"							\
+	"movl hvl_tramp_vcpu_kvm(%rip), %r11d\n\t"			\
+	"movq (%rdi,%r11), %r10\n\t"					\
+	"movl hvl_tramp_kvm_xen_msr(%rip), %r11d\n\t"			\
+	"movl (%r10,%r11), %r11d\n\t"					\
+	"cmpl " __stringify(HVL_MSR_DATA_INDEX) "(%rsi), %r11d\n\t"	\
+	"je 2f\n\t"							\
+	"lock incl hvl_glue_inflight(%rip)\n\t"				\
+	"leaq " #target "(%rip), %r11\n\t"				\
+	"movq %r11, (%rsp)\n"						\
+	"2:\n\t"							\
 	ASM_RET
 
 /* A WRMSR of none of the MSRs whose write may end KVM_RUN for the VMM. */
@@ -77,45 +114,45 @@ static DECLARE_BITMAP(hvl_tramp_caps, HVL_CAP_BITS) __used;
 	"movl hvl_tramp_vcpu_rcx(%rip), %r11d\n\t"			\
 	"movl (%rdi,%r11), %r11d\n\t"					\
 	"cmpl $" __stringify(HV_X64_MSR_RESET) ", %r11d\n\t"		\
-	"je .Lhvl_decide\n\t"						\
+	"je 1f\n\t"						\
 	"cmpl $" __stringify(HV_X64_MSR_CRASH_CTL) ", %r11d\n\t"	\
-	"je .Lhvl_decide\n\t"						\
+	"je 1f\n\t"						\
 	"subl $" __stringify(HV_X64_MSR_SCONTROL) ", %r11d\n\t"	\
 	"cmpl $" __stringify(HV_X64_MSR_SIMP - HV_X64_MSR_SCONTROL)	\
 	", %r11d\n\t"							\
-	"jbe .Lhvl_decide\n\t"						\
+	"jbe 1f\n\t"						\
 	"subl $" __stringify(HV_X64_MSR_SYNDBG_CONTROL -			\
 			     HV_X64_MSR_SCONTROL) ", %r11d\n\t"		\
 	"cmpl $" __stringify(HV_X64_MSR_SYNDBG_PENDING_BUFFER -		\
 			     HV_X64_MSR_SYNDBG_CONTROL) ", %r11d\n\t"	\
-	"jbe .Lhvl_decide\n\t"						\
+	"jbe 1f\n\t"						\
 	ASM_RET
 
 /* A routing entry of another type than KVM_IRQ_ROUTING_HV_SINT. */
 #define HVL_FILTER_HV_SINT						\
 	"cmpl $" __stringify(KVM_IRQ_ROUTING_HV_SINT) ", "		\
 	__stringify(HVL_ROUTE_TYPE) "(%rdx)\n\t"			\
-	"je .Lhvl_decide\n\t"						\
+	"je 1f\n\t"						\
 	ASM_RET
 
 /* No vCPU anywhere has an auto-EOI SINT. */
 #define HVL_FILTER_AEOI							\
 	"cmpl $0, hvl_synic_aeoi_users(%rip)\n\t"			\
-	"jne .Lhvl_decide\n\t"						\
+	"jne 1f\n\t"						\
 	ASM_RET
 
 /* No synthetic timer anywhere waits to be looked at. */
 #define HVL_FILTER_STIMER						\
 	"cmpl $0, hvl_stimer_pending_timers(%rip)\n\t"				\
-	"jne .Lhvl_decide\n\t"						\
+	"jne 1f\n\t"						\
 	ASM_RET
 
 /* A capability we do not offer. */
 #define HVL_FILTER_CAP							\
 	"cmpq $" __stringify(HVL_CAP_BITS) ", %rsi\n\t"			\
-	"jae .Lhvl_decide\n\t"						\
+	"jae 1f\n\t"						\
 	"btq %rsi, hvl_tramp_caps(%rip)\n\t"				\
-	"jc .Lhvl_decide\n\t"						\
+	"jc 1f\n\t"						\
 	ASM_RET
 
 struct hvl_hook {
@@ -132,6 +169,7 @@ struct hvl_hook {
 #define HVL_HOOK(func, ...)						\
 	{ .name = #func, .want = hvl_glue_want_##func,			\
 	  .target = hvl_glue_##func },
+#define HVL_HOOK_DIRECT(func, ...)	HVL_HOOK(func)
 #define HVL_HOOK_OPT(func, feat, ...)					\
 	{ .name = #func, .want = hvl_glue_want_##func,			\
 	  .target = hvl_glue_##func, .feature = feat },
@@ -149,7 +187,11 @@ static const struct hvl_hook hvl_hooks[] = {
  */
 static unsigned long hvl_hook_ret[ARRAY_SIZE(hvl_hooks)] __used;
 
-static const struct hvl_hook *hvl_hook_find(unsigned long ret)
+/*
+ * The hook a return address names, for a call the trampoline could not
+ * place: the first call of each hooked function, which teaches it.
+ */
+static noinline const struct hvl_hook *hvl_hook_learn(unsigned long ret)
 {
 	char sym[KSYM_SYMBOL_LEN];
 	size_t n;
@@ -171,14 +213,20 @@ static const struct hvl_hook *hvl_hook_find(unsigned long ret)
 
 /*
  * The slow path of the trampoline: the replacement to enter instead of the
- * hooked function, or 0 to run KVM's code.
+ * hooked function, or 0 to run KVM's code. The trampoline already found
+ * the hook (idx in hvl_hooks[]) unless it has not seen its function yet.
  */
 static unsigned long __used hvl_hook_decide(unsigned long arg0,
 					    unsigned long arg1,
-					    unsigned long ret)
+					    unsigned long ret,
+					    unsigned long idx)
 {
-	const struct hvl_hook *hook = hvl_hook_find(ret);
+	const struct hvl_hook *hook;
 
+	if (likely(idx < ARRAY_SIZE(hvl_hooks)))
+		hook = &hvl_hooks[idx];
+	else
+		hook = hvl_hook_learn(ret);
 	if (!hook)
 		return 0;
 	if (hook->see) {
@@ -197,11 +245,22 @@ static unsigned long __used hvl_hook_decide(unsigned long arg0,
  * the function, with the stack and argument registers as they were). For
  * each HOOK of the list, the return address picks its filter, which sends
  * KVM's common calls straight back without saving a register. Every other
- * call saves the argument registers and asks hvl_hook_decide(); the
- * trampoline enters a replacement by returning into it, and the
- * replacement returns to the hooked function's caller.
+ * call saves the argument registers and asks hvl_hook_decide(), with the
+ * hook's index in r10 (-1 for a function not seen yet); the trampoline
+ * enters a replacement by returning into it, and the replacement returns
+ * to the hooked function's caller.
  */
 #define HVL_HOOK(func, filter)						\
+	"cmpq hvl_hook_ret+8*.Lhvl_i(%rip), %r11\n\t"		\
+	"jne .Lhvl_next_" #func "\n\t"					\
+	filter								\
+	"1:\n\t"							\
+	"movl $.Lhvl_i, %r10d\n\t"					\
+	"jmp .Lhvl_decide\n\t"						\
+	".Lhvl_next_" #func ":\n\t"					\
+	".set .Lhvl_i, .Lhvl_i + 1\n\t"
+/* A filter that enters the replacement itself never goes to 1f. */
+#define HVL_HOOK_DIRECT(func, filter)					\
 	"cmpq hvl_hook_ret+8*.Lhvl_i(%rip), %r11\n\t"		\
 	"jne .Lhvl_next_" #func "\n\t"					\
 	filter								\
@@ -211,14 +270,14 @@ static unsigned long __used hvl_hook_decide(unsigned long arg0,
 #define HVL_HOOK_OPT(func, feat, ...)					\
 	"# " #func " is optional: " #feat "\n\t"			\
 	HVL_HOOK(func, __VA_ARGS__)
-#define HVL_SEE(...)							\
-	".set .Lhvl_i, .Lhvl_i + 1\n\t"
+#define HVL_SEE(func, ...)						\
+	HVL_HOOK(func, "")
 #define HVL_WATCH(func, feat, ...)					\
 	"# " #func " is watched for " #feat "\n\t"			\
 	HVL_HOOK(func, __VA_ARGS__)
 /* .Lhvl_i counts the hooks in the list's order, as hvl_hooks[] does. */
 #define HVL_TRAMP_FIRST		".set .Lhvl_i, 0\n\t"
-#define HVL_TRAMP_DECIDE	".Lhvl_decide:\n\t"
+#define HVL_TRAMP_DECIDE	"movq $-1, %r10\n.Lhvl_decide:\n\t"
 
 asm(".pushsection .text, \"ax\", @progbits\n"
 	".globl hvl_hook_tramp\n"
@@ -240,6 +299,7 @@ asm(".pushsection .text, \"ax\", @progbits\n"
 	"pushq %r9\n\t"
 	"pushq %rax\n\t"
 	"movq 8(%rbp), %rdx\n\t"	/* the return address into it */
+	"movq %r10, %rcx\n\t"		/* the hook's index */
 	"call hvl_hook_decide\n\t"
 	"movq %rax, %r11\n\t"
 	"popq %rax\n\t"

@@ -42,6 +42,7 @@ static int __init hvl_init(void)
 		hvl_cpuid_features &= ~HV_MSR_SYNIC_AVAILABLE;
 	}
 	hvl_cpuid_offer_init(!(unhooked & HV_MSR_RESET_AVAILABLE));
+	hvl_msr_settle();
 	r = hvl_hook_start();
 	if (r) {
 		hvl_hook_eoi_exit();

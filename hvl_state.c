@@ -137,39 +137,115 @@ struct hvl_vm *hvl_state_vm_get(struct kvm *kvm)
 	return new;
 }
 
+/*
+ * The state of the vCPUs that made a Hyper-V exit lately, by the vCPU's
+ * address: the next exit of the same vCPU finds it with one load instead
+ * of a hash walk and an xarray walk. A slot holds state that is not being
+ * freed (hvl_state_cache_drop()); readers look under RCU, which the state's
+ * kfree_rcu() waits for. Two vCPUs sharing a slot only cost a miss.
+ */
+struct hvl_vcpu __rcu *hvl_state_cache[1 << HVL_STATE_CACHE_BITS];
+
+static struct hvl_vcpu __rcu **hvl_state_slot(struct kvm_vcpu *vcpu)
+{
+	return &hvl_state_cache[hash_ptr(vcpu, HVL_STATE_CACHE_BITS)];
+}
+
+static void hvl_state_cache_put(struct hvl_vcpu *hv)
+{
+	struct hvl_vcpu __rcu **slot = hvl_state_slot(hv->vcpu);
+
+	rcu_assign_pointer(*slot, hv);
+	/*
+	 * Pairs with hvl_state_cache_drop(): either it sees hv in the slot, or
+	 * we see hv->dead and take it out again ourselves.
+	 */
+	smp_mb();
+	if (READ_ONCE(hv->dead))
+		cmpxchg((struct hvl_vcpu **)slot, hv, NULL);
+}
+
+/* Before hv is freed: no slot may keep it past the grace period. */
+static void hvl_state_cache_drop(struct hvl_vcpu *hv)
+{
+	WRITE_ONCE(hv->dead, true);
+	/* Pairs with hvl_state_cache_put(): dead before the slot is read. */
+	smp_mb();
+	cmpxchg((struct hvl_vcpu **)hvl_state_slot(hv->vcpu), hv, NULL);
+}
+
 /* For a caller that already looked up its VM's state (or found none). */
 struct hvl_vcpu *hvl_state_vcpu_find_in(struct hvl_vm *vm,
 					struct kvm_vcpu *vcpu)
 {
-	return vm ? xa_load(&vm->vcpus, vcpu->vcpu_idx) : NULL;
+	struct hvl_vcpu *hv;
+
+	if (!vm)
+		return NULL;
+	rcu_read_lock();
+	hv = xa_load(&vm->vcpus, vcpu->vcpu_idx);
+	if (hv)
+		hvl_state_cache_put(hv);
+	rcu_read_unlock();
+	return hv;
 }
 
-/* A vCPU's VP index: the vCPU index unless the VMM set another. */
+/*
+ * A vCPU's VP index: the vCPU index unless the VMM set another. While no
+ * vCPU of the VM has another, that is known without a lookup (in-tree's
+ * num_mismatched_vp_indexes).
+ */
 u32 hvl_state_vp_index(struct hvl_vm *vm, struct kvm_vcpu *vcpu)
 {
-	struct hvl_vcpu *hv = hvl_state_vcpu_find_in(vm, vcpu);
+	struct hvl_vcpu *hv;
 
+	if (!vm || !atomic_read(&vm->vp_index_mismatch))
+		return vcpu->vcpu_idx;
+	hv = hvl_state_vcpu_find(vcpu);
 	return hv ? READ_ONCE(hv->vp_index) : vcpu->vcpu_idx;
+}
+
+/* The VMM's KVM_SET_MSRS of VP_INDEX, under vcpu->mutex. */
+void hvl_state_set_vp_index(struct hvl_vm *vm, struct hvl_vcpu *hv, u32 vp)
+{
+	u32 idx = hv->vcpu->vcpu_idx;
+
+	if (vp != idx && hv->vp_index == idx)
+		atomic_inc(&vm->vp_index_mismatch);
+	else if (vp == idx && hv->vp_index != idx)
+		atomic_dec(&vm->vp_index_mismatch);
+	WRITE_ONCE(hv->vp_index, vp);
+}
+
+/* hvl_state_find() for a vCPU not in the cache. */
+struct hvl_vcpu *hvl_state_find_slow(struct kvm_vcpu *vcpu, struct hvl_vm **vm)
+{
+	*vm = hvl_state_vm_find(vcpu->kvm);
+	return hvl_state_vcpu_find_in(*vm, vcpu);
 }
 
 struct hvl_vcpu *hvl_state_vcpu_find(struct kvm_vcpu *vcpu)
 {
-	return hvl_state_vcpu_find_in(hvl_state_vm_find(vcpu->kvm), vcpu);
+	struct hvl_vm *vm;
+
+	return hvl_state_find(vcpu, &vm);
 }
 
 struct hvl_vcpu *hvl_state_vcpu_get(struct kvm_vcpu *vcpu)
 {
-	struct hvl_vm *vm = hvl_state_vm_get(vcpu->kvm);
-	struct hvl_vcpu *hv, *old;
+	struct hvl_vcpu *hv = hvl_state_vcpu_find(vcpu), *old;
+	struct hvl_vm *vm;
 
-	if (!vm)
-		return NULL;
-	hv = xa_load(&vm->vcpus, vcpu->vcpu_idx);
 	if (hv)
 		return hv;
+	vm = hvl_state_vm_get(vcpu->kvm);
+	if (!vm)
+		return NULL;
 	hv = kzalloc(sizeof(*hv), GFP_KERNEL_ACCOUNT);
 	if (!hv)
 		return NULL;
+	hv->vcpu = vcpu;
+	hv->vm = vm;
 	/* As in-tree KVM: the VP index starts as the vCPU index. */
 	hv->vp_index = vcpu->vcpu_idx;
 	hvl_synic_init(&hv->synic);
@@ -180,6 +256,7 @@ struct hvl_vcpu *hvl_state_vcpu_get(struct kvm_vcpu *vcpu)
 		kfree(hv);
 		return xa_is_err(old) ? NULL : old;
 	}
+	hvl_state_cache_put(hv);
 	return hv;
 }
 
@@ -193,8 +270,11 @@ void hvl_state_vcpu_free(struct kvm_vcpu *vcpu)
 	vm = hvl_state_vm_lookup(vcpu->kvm);
 	if (vm)
 		hv = xa_erase(&vm->vcpus, vcpu->vcpu_idx);
+	if (hv && hv->vp_index != vcpu->vcpu_idx)
+		atomic_dec(&vm->vp_index_mismatch);
 	rcu_read_unlock();
 	if (hv) {
+		hvl_state_cache_drop(hv);
 		hvl_synic_free(hv);
 		hvl_stimer_free(hv);
 		kfree_rcu(hv, rcu);
@@ -228,6 +308,7 @@ void hvl_state_vm_free(struct kvm *kvm)
 		return;
 	/* vCPUs are normally gone already; free any that KVM never destroyed. */
 	xa_for_each(&vm->vcpus, i, hv) {
+		hvl_state_cache_drop(hv);
 		hvl_synic_free(hv);
 		hvl_stimer_free(hv);
 		kfree_rcu(hv, rcu);

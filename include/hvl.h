@@ -8,6 +8,7 @@
 #define HVL_H
 
 #include <linux/kvm_host.h>
+#include <linux/hash.h>
 #include <linux/rcupdate.h>
 #include <linux/seqlock.h>
 #include <linux/xarray.h>
@@ -93,6 +94,8 @@ struct hvl_vm {
 	struct idr conn_to_evt;
 	int synic_inhibits;
 	atomic64_t stats[HVL_STAT_NR];
+	/* vCPUs whose VP index is not their vCPU index (in-tree's count). */
+	atomic_t vp_index_mismatch;
 	struct rcu_head rcu;
 };
 
@@ -137,13 +140,32 @@ struct hvl_exit {
 	struct kvm_hyperv_exit hyperv;
 };
 
-/* Per-vCPU state, allocated on first use of a per-vCPU MSR or capability. */
+/*
+ * The vCPU's Hyper-V CPUID, read once it has run (KVM then refuses a
+ * different one): the leaves a Hyper-V exit consults, without a walk of
+ * the vCPU's CPUID entries each time (in-tree's cpuid_cache).
+ */
+struct hvl_cpuid_cache {
+	bool known;
+	bool hv_guest;
+	bool nested;		/* VMX or SVM: flushes must cover L2 too */
+	u32 features_eax, features_ebx, features_edx;	/* 0x40000003 */
+	u32 enlight_eax, enlight_ebx;			/* 0x40000004 */
+	u32 syndbg_eax;					/* 0x40000082 */
+};
+
+/*
+ * Per-vCPU state: allocated on the first Hyper-V access of a Hyper-V guest
+ * or on the VMM's first per-vCPU MSR or capability, freed with the vCPU.
+ */
 struct hvl_vcpu {
+	struct kvm_vcpu *vcpu;
+	struct hvl_vm *vm;
+	/* Being freed: hvl_state.c's lookup cache must not keep it. */
+	bool dead;
 	u32 vp_index;
 	bool enforce_cpuid;
-	/* Guest detection, once the vCPU has run and its CPUID is final. */
-	bool cpuid_known;
-	bool hv_guest;
+	struct hvl_cpuid_cache cpuid;
 	u64 vp_assist;		/* the VP assist page MSR */
 	u64 runtime_offset;	/* VP_RUNTIME minus the task's run time */
 	struct hvl_synic synic;
@@ -169,14 +191,44 @@ void hvl_state_release(void);
 struct hvl_vm *hvl_state_vm_find(struct kvm *kvm);
 struct hvl_vm *hvl_state_vm_get(struct kvm *kvm);
 struct hvl_vcpu *hvl_state_vcpu_find(struct kvm_vcpu *vcpu);
+struct hvl_vcpu *hvl_state_find_slow(struct kvm_vcpu *vcpu, struct hvl_vm **vm);
 struct hvl_vcpu *hvl_state_vcpu_find_in(struct hvl_vm *vm,
 					struct kvm_vcpu *vcpu);
 struct hvl_vcpu *hvl_state_vcpu_get(struct kvm_vcpu *vcpu);
 void hvl_state_vcpu_free(struct kvm_vcpu *vcpu);
 void hvl_state_vm_free(struct kvm *kvm);
 u32 hvl_state_vp_index(struct hvl_vm *vm, struct kvm_vcpu *vcpu);
+void hvl_state_set_vp_index(struct hvl_vm *vm, struct hvl_vcpu *hv, u32 vp);
 
-/* Ask for an exit to the VMM; the glue delivers it. */
+/* The lookup cache of hvl_state.c, by hash_ptr() of the vCPU. */
+#define HVL_STATE_CACHE_BITS	8
+extern struct hvl_vcpu __rcu *hvl_state_cache[1 << HVL_STATE_CACHE_BITS];
+
+/*
+ * The vCPU's state, or NULL; the VM's state in *vm (NULL if it has none).
+ * On every Hyper-V exit: a hit costs a load and a compare. The RCU-sched
+ * read side (preemption off) is enough: kfree_rcu() waits for it too.
+ */
+static inline struct hvl_vcpu *hvl_state_find(struct kvm_vcpu *vcpu,
+					      struct hvl_vm **vm)
+{
+	struct hvl_vcpu *hv;
+
+	rcu_read_lock_sched();
+	hv = rcu_dereference_sched(hvl_state_cache[hash_ptr(vcpu, HVL_STATE_CACHE_BITS)]);
+	if (likely(hv && hv->vcpu == vcpu)) {
+		rcu_read_unlock_sched();
+		*vm = hv->vm;
+		return hv;
+	}
+	rcu_read_unlock_sched();
+	return hvl_state_find_slow(vcpu, vm);
+}
+
+/*
+ * Ask for an exit to the VMM; the glue delivers it. hyperv NULL: the
+ * caller wrote the KVM_EXIT_HYPERV payload in hv->exit.hyperv itself.
+ */
 static inline void hvl_state_exit_request(struct hvl_vcpu *hv,
 					  enum hvl_exit_kind kind,
 					  const struct kvm_hyperv_exit *hyperv)
@@ -266,14 +318,30 @@ void hvl_glue_see_kvm_arch_vcpu_destroy(unsigned long vcpu);
 void hvl_glue_see_kvm_arch_free_vm(unsigned long kvm);
 
 /* hv_cpuid.c: Hyper-V CPUID, guest detection, capabilities */
-bool hvl_cpuid_is_hv_guest(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv);
+bool hvl_cpuid_is_hv_guest_slow(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv);
+
+/* Is the vCPU a Hyper-V guest (hv_cpuid.c)? On every Hyper-V exit. */
+static inline bool hvl_cpuid_is_hv_guest(struct kvm_vcpu *vcpu,
+					 struct hvl_vcpu *hv)
+{
+	if (hv && hv->cpuid.known)
+		return hv->cpuid.hv_guest;
+	return hvl_cpuid_is_hv_guest_slow(vcpu, hv);
+}
+
+/* Enforcement is per-vCPU state: a vCPU without any (NULL) has it off. */
+static inline bool hvl_cpuid_enforced(const struct hvl_vcpu *hv)
+{
+	return hv && hv->enforce_cpuid;
+}
+
 bool hvl_cpuid_has_cap(long ext);
 int hvl_cpuid_check_extension(struct kvm *kvm, long ext);
 int hvl_cpuid_supported(struct kvm_vcpu *vcpu,
 			struct kvm_cpuid_entry2 ent[HVL_CPUID_NR_LEAVES]);
-bool hvl_cpuid_enforced(const struct hvl_vcpu *hv);
 bool hvl_cpuid_allowed(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv, u64 feature);
-bool hvl_cpuid_syndbg_enabled(struct kvm_vcpu *vcpu);
+bool hvl_cpuid_syndbg_enabled(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv);
+bool hvl_cpuid_nested(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv);
 bool hvl_cpuid_hypercall_allowed(struct kvm_vcpu *vcpu, struct hvl_vcpu *hv,
 				 u16 code);
 void hvl_cpuid_offer_init(bool wrmsr_exits);
@@ -289,6 +357,7 @@ extern u32 hvl_cpuid_features_edx;
  */
 struct hvl_hc {
 	struct hvl_hc_input in;
+	bool longmode;			/* a 64-bit caller: RAX, not EDX:EAX */
 	u64 param, ingpa, outgpa;
 	u64 xmm[2 * HV_HYPERCALL_MAX_XMM_REGISTERS];
 	unsigned int xmm_used;		/* halves the fixed input took */
@@ -301,10 +370,17 @@ struct hvl_hc {
  * (VPs 64n..64n+63) in the k-th word of banks where bit n is the k-th set
  * bit of valid.
  */
+/*
+ * The largest VP index KVM can have is below KVM_MAX_VCPUS: banks beyond
+ * that are checked for presence but not kept (in-tree
+ * KVM_HV_MAX_SPARSE_VCPU_SET_BITS).
+ */
+#define HVL_VPSET_BANKS_USED	DIV_ROUND_UP(KVM_MAX_VCPUS, HV_VCPUS_PER_SPARSE_BANK)
+
 struct hvl_vpset {
 	bool all;
 	u64 valid;
-	u64 banks[HV_MAX_SPARSE_VCPU_BANKS];
+	u64 banks[HVL_VPSET_BANKS_USED];
 };
 
 /* hv_vpset.c: a hypercall's variable input, VP sets */
@@ -313,6 +389,8 @@ int hvl_vpset_read_data(struct kvm_vcpu *vcpu, const struct hvl_hc *hc,
 int hvl_vpset_read(struct kvm_vcpu *vcpu, const struct hvl_hc *hc,
 		   struct hvl_vpset *set);
 bool hvl_vpset_has(const struct hvl_vpset *set, u32 vp_index);
+void hvl_vpset_vcpus(struct kvm *kvm, struct hvl_vm *vm,
+		     const struct hvl_vpset *set, unsigned long *vcpus);
 
 /* hv_ipi.c: HvCallSendSyntheticClusterIpi(Ex) */
 int hvl_ipi_send(struct kvm_vcpu *vcpu, struct hvl_vm *vm, struct hvl_hc *hc);
@@ -321,8 +399,11 @@ int hvl_ipi_send(struct kvm_vcpu *vcpu, struct hvl_vm *vm, struct hvl_hc *hc);
 int hvl_tlbflush(struct kvm_vcpu *vcpu, struct hvl_vm *vm, struct hvl_hc *hc);
 
 /* hv_msr.c: synthetic MSR dispatch */
+extern unsigned long hvl_msr_offered_map[];
+void hvl_msr_settle(void);
 bool hvl_msr_offered(struct kvm_vcpu *vcpu, u32 msr);
-int hvl_msr_set(struct kvm_vcpu *vcpu, struct msr_data *msr);
+int hvl_msr_set(struct kvm_vcpu *vcpu, struct msr_data *msr,
+		struct hvl_vcpu **hvp);
 int hvl_msr_get(struct kvm_vcpu *vcpu, struct msr_data *msr);
 /* The most MSRs hvl_msr_list() reports. */
 #define HVL_MSR_LIST_MAX	64
@@ -334,7 +415,8 @@ int hvl_hypercall_set_guest_os_id(struct kvm_vcpu *vcpu, struct hvl_vm *vm,
 int hvl_hypercall_set_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u64 data);
 bool hvl_hypercall_owned(struct kvm_vcpu *vcpu);
 int hvl_hypercall_handle(struct kvm_vcpu *vcpu);
-int hvl_hypercall_complete(struct kvm_vcpu *vcpu, u64 param, u64 result);
+int hvl_hypercall_complete(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u64 param,
+			   u64 result);
 
 /* hv_reftime.c: TIME_REF_COUNT and the reference TSC page */
 int hvl_reftime_set_msr(struct kvm_vcpu *vcpu, struct hvl_vm *vm, u32 msr,

@@ -46,6 +46,10 @@ static inline u32 hvl_compat_kvm_cpuid_base(struct kvm_vcpu *vcpu)
 	return vcpu->arch.kvm_cpuid.base;
 }
 
+/* Where a VM keeps the VMM's Xen hypercall MSR (kvm->arch, 6.12). */
+#define HVL_COMPAT_KVM_XEN_MSR_OFFSET \
+	offsetof(struct kvm, arch.xen_hvm_config.msr)
+
 /* Where a vCPU keeps the guest's RCX (vcpu->arch.regs, 6.12). */
 #define HVL_COMPAT_VCPU_RCX_OFFSET \
 	offsetof(struct kvm_vcpu, arch.regs[VCPU_REGS_RCX])
@@ -68,16 +72,61 @@ static inline void hvl_compat_set_cui(struct kvm_vcpu *vcpu,
 	vcpu->arch.complete_userspace_io = cui;
 }
 
+/*
+ * The accessors on every Hyper-V exit, inline (6.12 layouts).
+ * CR0.PE is never guest-owned, so the cached CR0 is always current.
+ */
+static inline bool hvl_compat_is_protmode(struct kvm_vcpu *vcpu)
+{
+	return vcpu->arch.cr0 & X86_CR0_PE;
+}
+
+/*
+ * General-purpose registers other than RSP and RIP are always in
+ * vcpu->arch.regs on both VMX and SVM; mark writes dirty and available as
+ * kvm_register_write() does.
+ */
+static inline u64 hvl_compat_reg_read(struct kvm_vcpu *vcpu, int reg)
+{
+	return vcpu->arch.regs[reg];
+}
+
+static inline void hvl_compat_reg_write(struct kvm_vcpu *vcpu, int reg,
+					u64 val)
+{
+	vcpu->arch.regs[reg] = val;
+	vcpu->arch.regs_dirty |= BIT(reg);
+	vcpu->arch.regs_avail |= BIT(reg);
+}
+
+/* KVM gives a userspace-configured Xen hypercall MSR precedence; so do we. */
+static inline bool hvl_compat_xen_msr(struct kvm *kvm, u32 msr)
+{
+	return msr && msr == kvm->arch.xen_hvm_config.msr;
+}
+
+static inline bool hvl_compat_xen_hypercall(struct kvm *kvm)
+{
+	return IS_ENABLED(CONFIG_KVM_XEN) &&
+	       (kvm->arch.xen_hvm_config.flags &
+		KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL);
+}
+
+/* kvm_vcpu_has_run() lives in KVM's private x86.h. */
+static inline bool hvl_compat_vcpu_has_run(struct kvm_vcpu *vcpu)
+{
+	return vcpu->arch.last_vmentry_cpu != -1;
+}
+
+/* lapic_in_kernel() lives in a private header; this is its slow path. */
+static inline bool hvl_compat_lapic_in_kernel(struct kvm_vcpu *vcpu)
+{
+	return vcpu->arch.apic;
+}
+
 int hvl_compat_init(void);
 int hvl_compat_get_cpl(struct kvm_vcpu *vcpu);
-bool hvl_compat_is_protmode(struct kvm_vcpu *vcpu);
 bool hvl_compat_is_64bit(struct kvm_vcpu *vcpu);
-u64 hvl_compat_reg_read(struct kvm_vcpu *vcpu, int reg);
-void hvl_compat_reg_write(struct kvm_vcpu *vcpu, int reg, u64 val);
-bool hvl_compat_xen_msr(struct kvm *kvm, u32 msr);
-bool hvl_compat_xen_hypercall(struct kvm *kvm);
-bool hvl_compat_lapic_in_kernel(struct kvm_vcpu *vcpu);
-bool hvl_compat_vcpu_has_run(struct kvm_vcpu *vcpu);
 u64 hvl_compat_kvmclock_ns(struct kvm *kvm);
 int hvl_compat_apic_mmio(struct kvm_vcpu *vcpu, u32 reg, u32 *val, bool write);
 int hvl_compat_apic_set_icr2(struct kvm_vcpu *vcpu, u32 val);
