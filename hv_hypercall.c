@@ -297,7 +297,7 @@ static void hvl_hypercall_read(struct kvm_vcpu *vcpu, struct hvl_hc *hc)
 
 /*
  * Ask the VMM for the call's result: KVM_EXIT_HYPERV_HCALL, its payload
- * written in place (the fields in-tree KVM sets).
+ * written in place (what an earlier exit left in the union cleared).
  */
 static void hvl_hypercall_to_vmm(struct hvl_vcpu *hv, const struct hvl_hc *hc)
 {
@@ -305,6 +305,7 @@ static void hvl_hypercall_to_vmm(struct hvl_vcpu *hv, const struct hvl_hc *hc)
 
 	e->type = KVM_EXIT_HYPERV_HCALL;
 	e->u.hcall.input = hc->param;
+	e->u.hcall.result = 0;
 	e->u.hcall.params[0] = hc->ingpa;
 	e->u.hcall.params[1] = hc->outgpa;
 	hvl_state_exit_request(hv, HVL_EXIT_HYPERV, NULL);

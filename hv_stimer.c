@@ -176,10 +176,12 @@ void hvl_stimer_process(struct kvm_vcpu *vcpu)
 		atomic_dec(&hvl_stimer_pending_timers);
 		if (!t->config.enable)
 			continue;
-		/* One reading per timer, for its expiration and its restart. */
 		now = hvl_reftime_now(vcpu, vm);
-		if (t->exp_time && now >= t->exp_time)
+		if (t->exp_time && now >= t->exp_time) {
 			hvl_stimer_expire(vcpu, vm, t);
+			/* Delivery may have taken a while: restart from now. */
+			now = hvl_reftime_now(vcpu, vm);
+		}
 		if (t->config.enable && t->count) {
 			if (!t->msg_pending)
 				hvl_stimer_start(t, now);

@@ -45,6 +45,7 @@ static const u32 hvl_tramp_vcpu_rcx __used = HVL_COMPAT_VCPU_RCX_OFFSET;
 /* Where a vCPU points to its VM, and the VM keeps the VMM's Xen MSR. */
 static const u32 hvl_tramp_vcpu_kvm __used = offsetof(struct kvm_vcpu, kvm);
 static const u32 hvl_tramp_kvm_xen_msr __used = HVL_COMPAT_KVM_XEN_MSR_OFFSET;
+static const u32 hvl_tramp_kvm_xen_flags __used = HVL_COMPAT_KVM_XEN_FLAGS_OFFSET;
 
 /* Where KVM keeps the base of its own CPUID leaves in a vCPU. */
 static const u32 hvl_tramp_kvm_cpuid_base __used =
@@ -64,15 +65,21 @@ static DECLARE_BITMAP(hvl_tramp_caps, HVL_CAP_BITS) __used;
 
 /*
  * A hypercall of a vCPU with KVM's leaves at 0x40000000 (no Hyper-V
- * leaves) is KVM's. Any other enters target from here, without the
- * decider (target decides: Hyper-V's call or KVM's, which it forwards),
- * unless some task is forwarding a call: the decider then tells whether
- * this is it.
+ * leaves), or of a VM whose VMM intercepts Xen hypercalls, is KVM's. Any
+ * other enters target from here, without the decider (target decides:
+ * Hyper-V's call or KVM's, which it forwards), unless some task is
+ * forwarding a call: the decider then tells whether this is it.
  */
 #define HVL_FILTER_HCALL_DIRECT(target)					\
 	"movl hvl_tramp_kvm_cpuid_base(%rip), %r11d\n\t"		\
 	"cmpl $" __stringify(KVM_CPUID_SIGNATURE) ", (%rdi,%r11)\n\t"	\
 	"je 2f\n\t"							\
+	"movl hvl_tramp_vcpu_kvm(%rip), %r11d\n\t"			\
+	"movq (%rdi,%r11), %r10\n\t"					\
+	"movl hvl_tramp_kvm_xen_flags(%rip), %r11d\n\t"		\
+	"testl $" __stringify(KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL)	\
+	", (%r10,%r11)\n\t"						\
+	"jnz 2f\n\t"							\
 	"leaq hvl_glue_fwds(%rip), %r11\n\t"				\
 	"cmpq %r11, hvl_glue_fwds(%rip)\n\t"				\
 	"jne 1f\n\t"						\

@@ -217,8 +217,8 @@ static inline struct hvl_vcpu *hvl_state_find(struct kvm_vcpu *vcpu,
 	rcu_read_lock_sched();
 	hv = rcu_dereference_sched(hvl_state_cache[hash_ptr(vcpu, HVL_STATE_CACHE_BITS)]);
 	if (likely(hv && hv->vcpu == vcpu)) {
-		rcu_read_unlock_sched();
 		*vm = hv->vm;
+		rcu_read_unlock_sched();
 		return hv;
 	}
 	rcu_read_unlock_sched();

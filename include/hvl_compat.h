@@ -46,9 +46,11 @@ static inline u32 hvl_compat_kvm_cpuid_base(struct kvm_vcpu *vcpu)
 	return vcpu->arch.kvm_cpuid.base;
 }
 
-/* Where a VM keeps the VMM's Xen hypercall MSR (kvm->arch, 6.12). */
+/* Where a VM keeps the VMM's Xen hypercall MSR and flags (kvm->arch, 6.12). */
 #define HVL_COMPAT_KVM_XEN_MSR_OFFSET \
 	offsetof(struct kvm, arch.xen_hvm_config.msr)
+#define HVL_COMPAT_KVM_XEN_FLAGS_OFFSET \
+	offsetof(struct kvm, arch.xen_hvm_config.flags)
 
 /* Where a vCPU keeps the guest's RCX (vcpu->arch.regs, 6.12). */
 #define HVL_COMPAT_VCPU_RCX_OFFSET \
