@@ -63,6 +63,21 @@ static DECLARE_BITMAP(hvl_tramp_caps, HVL_CAP_BITS) __used;
 	"je 1f\n\t"						\
 	ASM_RET
 
+/* The direct filters' parts: the vCPU's struct kvm into r10 ... */
+#define HVL_TRAMP_VCPU_KVM						\
+	"movl hvl_tramp_vcpu_kvm(%rip), %r11d\n\t"			\
+	"movq (%rdi,%r11), %r10\n\t"
+
+/*
+ * ... and entering target instead of the hooked function: counted in
+ * flight as hvl_glue_enter() counts it, then returned into like the
+ * decider's answer.
+ */
+#define HVL_TRAMP_ENTER(target)						\
+	"lock incl hvl_glue_inflight(%rip)\n\t"				\
+	"leaq " #target "(%rip), %r11\n\t"				\
+	"movq %r11, (%rsp)\n"
+
 /*
  * A hypercall of a vCPU with KVM's leaves at 0x40000000 (no Hyper-V
  * leaves), or of a VM whose VMM intercepts Xen hypercalls, is KVM's. Any
@@ -74,8 +89,7 @@ static DECLARE_BITMAP(hvl_tramp_caps, HVL_CAP_BITS) __used;
 	"movl hvl_tramp_kvm_cpuid_base(%rip), %r11d\n\t"		\
 	"cmpl $" __stringify(KVM_CPUID_SIGNATURE) ", (%rdi,%r11)\n\t"	\
 	"je 2f\n\t"							\
-	"movl hvl_tramp_vcpu_kvm(%rip), %r11d\n\t"			\
-	"movq (%rdi,%r11), %r10\n\t"					\
+	HVL_TRAMP_VCPU_KVM						\
 	"movl hvl_tramp_kvm_xen_flags(%rip), %r11d\n\t"		\
 	"testl $" __stringify(KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL)	\
 	", (%r10,%r11)\n\t"						\
@@ -83,9 +97,7 @@ static DECLARE_BITMAP(hvl_tramp_caps, HVL_CAP_BITS) __used;
 	"leaq hvl_glue_fwds(%rip), %r11\n\t"				\
 	"cmpq %r11, hvl_glue_fwds(%rip)\n\t"				\
 	"jne 1f\n\t"						\
-	"lock incl hvl_glue_inflight(%rip)\n\t"				\
-	"leaq " #target "(%rip), %r11\n\t"				\
-	"movq %r11, (%rsp)\n"						\
+	HVL_TRAMP_ENTER(target)						\
 	"2:\n\t"							\
 	ASM_RET
 
@@ -104,15 +116,12 @@ static DECLARE_BITMAP(hvl_tramp_caps, HVL_CAP_BITS) __used;
 	"ja 2f\n\t"							\
 	"btl %r11d, hvl_msr_offered_map(%rip)\n\t"			\
 	"jnc 2f\n\t"							\
-	"movl hvl_tramp_vcpu_kvm(%rip), %r11d\n\t"			\
-	"movq (%rdi,%r11), %r10\n\t"					\
+	HVL_TRAMP_VCPU_KVM						\
 	"movl hvl_tramp_kvm_xen_msr(%rip), %r11d\n\t"			\
 	"movl (%r10,%r11), %r11d\n\t"					\
 	"cmpl " __stringify(HVL_MSR_DATA_INDEX) "(%rsi), %r11d\n\t"	\
 	"je 2f\n\t"							\
-	"lock incl hvl_glue_inflight(%rip)\n\t"				\
-	"leaq " #target "(%rip), %r11\n\t"				\
-	"movq %r11, (%rsp)\n"						\
+	HVL_TRAMP_ENTER(target)						\
 	"2:\n\t"							\
 	ASM_RET
 
