@@ -25,11 +25,18 @@ static struct hvl_vcpu *hvl_stimer_vcpu(struct hvl_stimer *t)
 	return container_of(t, struct hvl_vcpu, stimer[t->index]);
 }
 
-/* Have the vCPU look at the timer before it next enters the guest. */
+/*
+ * Have the vCPU look at the timer before it next enters the guest. Count
+ * before setting the bit, and (hvl_stimer_process()) clear it before
+ * uncounting: the count never drops below the bits set, or another CPU's
+ * vCPU could clear its own bit and uncount ours, and our vCPU would block
+ * with its timer expired while the filter reads zero.
+ */
 static void hvl_stimer_mark_pending(struct hvl_stimer *t, bool kick)
 {
-	if (!test_and_set_bit(t->index, &hvl_stimer_vcpu(t)->stimer_pending))
-		atomic_inc(&hvl_stimer_pending_timers);
+	atomic_inc(&hvl_stimer_pending_timers);
+	if (test_and_set_bit(t->index, &hvl_stimer_vcpu(t)->stimer_pending))
+		atomic_dec(&hvl_stimer_pending_timers);
 	kvm_make_request(KVM_REQ_UNBLOCK, t->vcpu);
 	if (kick)
 		kvm_vcpu_kick(t->vcpu);

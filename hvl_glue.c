@@ -409,6 +409,7 @@ int hvl_glue_kvm_get_msr_common(struct kvm_vcpu *vcpu, struct msr_data *msr)
 int hvl_glue_kvm_emulate_hypercall(struct kvm_vcpu *vcpu)
 {
 	struct hvl_glue_fwd fwd;
+	struct hvl_vcpu *hv;
 	int r = hvl_hypercall_handle(vcpu);
 
 	if (r == -ENOENT) {
@@ -416,8 +417,14 @@ int hvl_glue_kvm_emulate_hypercall(struct kvm_vcpu *vcpu)
 		r = kvm_emulate_hypercall(vcpu);
 		hvl_glue_fwd_end(&fwd);
 	} else if (!r) {
-		/* The call asked the VMM: KVM_EXIT_HYPERV now, completed on re-entry. */
-		r = hvl_glue_exit_fill(vcpu, hvl_state_vcpu_find(vcpu));
+		/*
+		 * The call asked the VMM: KVM_EXIT_HYPERV now, completed on
+		 * re-entry. Without a pending exit the 0 is single-step's
+		 * debug exit from the completed call's skip: KVM's, as it is.
+		 */
+		hv = hvl_state_vcpu_find(vcpu);
+		if (hv && hv->exit.kind != HVL_EXIT_NONE)
+			r = hvl_glue_exit_fill(vcpu, hv);
 	}
 	hvl_glue_leave();
 	return r;

@@ -59,6 +59,29 @@ struct hvl_vm *hvl_state_vm_find(struct kvm *kvm)
 	return vm;
 }
 
+/* A vCPU's enabled synthetic timers, for a guest whose clock stalls. */
+static void hvl_state_show_stimers(struct seq_file *m, unsigned long idx,
+				   struct hvl_vcpu *hv)
+{
+	union hv_stimer_config cfg;
+	struct hvl_stimer *t;
+	int i;
+
+	seq_printf(m, "vcpu%lu_stimer_pending: 0x%lx\n", idx,
+		   READ_ONCE(hv->stimer_pending));
+	for (i = 0; i < HV_SYNIC_STIMER_COUNT; i++) {
+		t = &hv->stimer[i];
+		cfg.as_uint64 = READ_ONCE(t->config.as_uint64);
+		if (!cfg.enable)
+			continue;
+		seq_printf(m, "vcpu%lu_stimer%d: config 0x%llx count %llu expiration %llu%s%s\n",
+			   idx, i, cfg.as_uint64,
+			   READ_ONCE(t->count), READ_ONCE(t->exp_time),
+			   READ_ONCE(t->msg_pending) ? " message_pending" : "",
+			   hrtimer_active(&t->timer) ? " armed" : "");
+	}
+}
+
 static int hvl_state_show(struct seq_file *m, void *unused)
 {
 	struct hvl_vm *vm = m->private;
@@ -89,8 +112,12 @@ static int hvl_state_show(struct seq_file *m, void *unused)
 		seq_printf(m, "vcpu%lu_vp_index: %u\n", idx, READ_ONCE(hv->vp_index));
 		seq_printf(m, "vcpu%lu_vp_assist: 0x%llx\n", idx,
 			   READ_ONCE(hv->vp_assist));
+		hvl_state_show_stimers(m, idx, hv);
 	}
 	rcu_read_unlock();
+	/* The timer hooks' filter: above 0 while any VM has a timer to process. */
+	seq_printf(m, "stimers_pending_all_vms: %d\n",
+		   atomic_read(&hvl_stimer_pending_timers));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(hvl_state);

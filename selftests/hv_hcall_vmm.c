@@ -14,7 +14,10 @@
  *       both GPAs; the VMM's 64-bit result is the guest's RAX and the
  *       VMCALL/VMMCALL retires exactly once;
  *   (e) the VMM re-entering without a result, with immediate_exit, or
- *       destroying the VM while the call waits.
+ *       destroying the VM while the call waits;
+ *   (f) single-step: a call the kernel completes gives KVM_EXIT_DEBUG with
+ *       RIP past it and its status in RAX; one handed to the VMM gives its
+ *       exit first, the debug exit once the VMM's result retired it.
  * The flush and IPI calls are only checked for access (their results are
  * another feature's). Error cases come before the successful ones.
  *
@@ -515,6 +518,72 @@ static void test_syndbg_calls(void)
 	vm_free(vm);
 }
 
+/* (f) Was the single-step's #DB the CPU's, before the call ran (Bochs)? */
+static void skip_early_step(struct kvm_vm *vm, struct kvm_vcpu *vcpu, const char *d)
+{
+	if (vcpu->run->exit_reason == KVM_EXIT_DEBUG &&
+	    (vcpu->run->debug.arch.dr6 & BIT(14)) &&
+	    vcpu_rip(vcpu) == (uint64_t)hc_blob()) {
+		vm_free(vm);
+		test_skip("the CPU trapped the single-step before executing the call (%s; Bochs' VMX does so at VM entry), so it never reached KVM",
+			  d);
+	}
+}
+
+static void test_single_step(void)
+{
+	struct kvm_regs regs;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	uint64_t rax;
+	char d[256];
+	int r;
+
+	require(0, "hypercalls");
+	vm = hc_vm(sup, false, &vcpu);
+	vcpu_enter_blob(vcpu, hc_blob(), GARBAGE, 0xbeef, in_gpa, out_gpa);
+	if (vcpu_guest_debug(vcpu, KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP)) {
+		vm_free(vm);
+		test_skip("KVM_SET_GUEST_DEBUG(SINGLESTEP): %s", strerror(errno));
+	}
+	r = vcpu_run_once(vcpu, false);
+	hvx_exit_str(vcpu, d, sizeof(d));
+	skip_early_step(vm, vcpu, d);
+	vcpu_regs_get(vcpu, &regs);
+	tap_ok(!r && vcpu->run->exit_reason == KVM_EXIT_DEBUG &&
+	       vcpu_rip(vcpu) == (uint64_t)hc_blob_out() &&
+	       regs.rax == HV_STATUS_INVALID_HYPERCALL_CODE,
+	       "an unknown call (0xbeef), completed in the kernel: KVM_EXIT_DEBUG, RIP past the call, RAX %#llx (%s)",
+	       regs.rax, d);
+	vm_free(vm);
+
+	if (!(sup[LEAF_FEATURES].ebx & HV_ENABLE_EXTENDED_HYPERCALLS)) {
+		tap_skip("KVM_GET_SUPPORTED_HV_CPUID does not offer extended hypercalls");
+		return;
+	}
+	vm = hc_vm(sup, false, &vcpu);
+	/* KVM steps from the RIP it had when asked: the call's. */
+	vcpu_enter_blob(vcpu, hc_blob(), GARBAGE, EXT, in_gpa, out_gpa);
+	TEST_ASSERT(!vcpu_guest_debug(vcpu, KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP),
+		    "KVM_SET_GUEST_DEBUG(SINGLESTEP) worked once");
+	r = vcpu_run_once(vcpu, false);
+	hvx_exit_str(vcpu, d, sizeof(d));
+	skip_early_step(vm, vcpu, d);
+	tap_ok(!r && exit_is_hyperv(vcpu, KVM_EXIT_HYPERV_HCALL) &&
+	       vcpu_rip(vcpu) == (uint64_t)hc_blob(),
+	       "a call handed to the VMM: KVM_EXIT_HYPERV_HCALL first, RIP on the call (%s)", d);
+	vcpu->run->hyperv.u.hcall.result = HV_STATUS_SUCCESS;
+	r = vcpu_run_once(vcpu, false);
+	hvx_exit_str(vcpu, d, sizeof(d));
+	vcpu_regs_get(vcpu, &regs);
+	rax = regs.rax;
+	tap_ok(!r && vcpu->run->exit_reason == KVM_EXIT_DEBUG &&
+	       vcpu_rip(vcpu) == (uint64_t)hc_blob_out() && rax == HV_STATUS_SUCCESS,
+	       "with the VMM's result: KVM_EXIT_DEBUG, RIP past the call, RAX the result %#lx (%s)",
+	       rax, d);
+	vm_free(vm);
+}
+
 int main(void)
 {
 	kvm_require();
@@ -529,6 +598,7 @@ int main(void)
 	TEST_RUN("the synthetic debugger's calls", test_syndbg_calls());
 	TEST_RUN("extended hypercalls: the exit and its result", test_ext_exit());
 	TEST_RUN("extended hypercalls: the VMM's side", test_vmm_side());
+	TEST_RUN("single-step over a hypercall", test_single_step());
 
 	return tap_done();
 }
