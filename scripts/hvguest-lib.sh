@@ -89,6 +89,33 @@ wait_for() {
 	return 1
 }
 
+# hvg_diag LOG MONITOR PID: what a guest that stopped making progress was
+# doing: its console's last lines, its vCPUs' registers and local APICs
+# (QEMU's monitor), and hvenlight's state for its VM, synthetic timers
+# among it.
+hvg_diag() {
+	local log=$1 mon=$2 pid=$3 c
+	if [ -s "$log" ]; then
+		echo "guest console (last lines):"
+		tail -n 15 "$log" | tr -d '\r' | sed 's/^/  /'
+	fi
+	if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+		# (-no-reboot: a guest that resets ends QEMU, without a word.)
+		echo "QEMU has exited: the guest reset, or QEMU failed"
+		return
+	fi
+	if [ -S "$mon" ]; then
+		for c in "info status" "info migrate" "info registers -a" "info lapic 0" "info lapic 1"; do
+			echo "(qemu) $c"
+			hmp "$mon" "$c" | sed '/^(qemu) /d; s/^/  /'
+		done
+	fi
+	if grep -q '^hvenlight ' /proc/modules; then
+		echo "hvenlight's debugfs for the VM:"
+		cat /sys/kernel/debug/kvm/"$pid"-*/hvenlight 2>&1 | sed 's/^/  /'
+	fi
+}
+
 # hvenlight's view of the VM a QEMU process runs, one "key: value" a line.
 module_state() {
 	cat /sys/kernel/debug/kvm/"$1"-*/hvenlight 2>/dev/null |
