@@ -15,30 +15,6 @@ hvg_args=(-machine q35 -accel kvm -cpu "$hvg_cpu" -smp 2 -m 256M
 	-kernel "$g/vmlinuz" -initrd "$g/initrd.cpio.gz"
 	-append "console=ttyS0 quiet panic=-1 hvl.stay hvl.vmbus")
 
-# One HMP command over a monitor socket; prints QEMU's answer.
-hmp() {
-	/usr/bin/python3 - "$1" "$2" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.settimeout(10)
-def answer():
-    buf = b""
-    while not buf.endswith(b"(qemu) "):
-        try:
-            chunk = s.recv(65536)
-        except socket.timeout:
-            break
-        if not chunk:
-            break
-        buf += chunk
-    return buf.decode(errors="replace").replace("\r", "")
-answer()
-s.sendall(sys.argv[2].encode() + b"\n")
-print(answer())
-PY
-}
-
 # hmp_migrate MONITOR URI: migrate, wait until it ends; prints and returns
 # the final status (0 only for "completed").
 hmp_migrate() {

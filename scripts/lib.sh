@@ -22,6 +22,42 @@ nova=hv-relaxed,hv-vapic,hv-spinlocks=0x1fff,hv-vpindex,hv-runtime,hv-synic,hv-r
 kubevirt-ovirt=hv-relaxed,hv-vapic,hv-spinlocks=0x1fff,hv-vpindex,hv-runtime,hv-time,hv-synic,hv-stimer,hv-stimer-direct,hv-reset,hv-frequencies,hv-reenlightenment,hv-tlbflush,hv-ipi
 passthrough=hv-passthrough"
 
+# Kernel arguments for a test VM that boots a nested Linux guest: a
+# periodic local-APIC tick (low-resolution timers, no dynamic tick). Under
+# QEMU 7.2's TCG a test-VM interrupt can be lost while a nested guest runs:
+# the vector stays in the local APIC's IRR, yet the vCPU has no interrupt
+# requested (its VMRUN emulation sets CPU_INTERRUPT_VIRQ in
+# interrupt_request without the iothread lock, racing the I/O thread that
+# raises the timer's). With a one-shot timer nothing raises it again: the
+# nested guest's vCPU spinning on a lock whose holder waits for that
+# test-VM CPU spins forever (about 1 nested boot in 20, stock kernel too).
+# A periodic timer raises the line again at the next tick.
+HVL_NESTED_KARGS="highres=off nohz=off"
+
+# One HMP command over a monitor socket; prints QEMU's answer.
+hmp() {
+	/usr/bin/python3 - "$1" "$2" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(10)
+def answer():
+    buf = b""
+    while not buf.endswith(b"(qemu) "):
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    return buf.decode(errors="replace").replace("\r", "")
+answer()
+s.sendall(sys.argv[2].encode() + b"\n")
+print(answer())
+PY
+}
+
 hvl_log() { printf '[%s] %s\n' "${HVL_TAG:-hvenlight}" "$*" >&2; }
 hvl_die() { hvl_log "error: $*"; exit 1; }
 
