@@ -8,10 +8,14 @@
 g=$HVL_CACHE/hvguest
 [ -f "$g/initrd.cpio.gz" ] || hvl_die "$g is missing: run scripts/build-hvguest on the host"
 # With SynIC, QEMU's VMBus too (as hvguest-run): hv_vmbus sets the SynIC up.
-# HVG_CPU: the CPU model (default host).
+# HVG_CPU: the CPU model (default host). A guest that panics reports it
+# through the crash MSRs (hv_crash), and QEMU would stop it there, before
+# Linux flushes what its console still holds: let it go on (panic=none),
+# so its console shows why, and reset (panic=-1), which ends QEMU
+# (-no-reboot).
 hvg_cpu=${HVG_CPU:-host},kvm=off,$HVL_HV_FLAGS_ALL
 hvg_args=(-machine q35 -accel kvm -cpu "$hvg_cpu" -smp 2 -m 256M
-	-nodefaults -display none -no-reboot -device vmbus-bridge
+	-nodefaults -display none -no-reboot -action panic=none -device vmbus-bridge
 	-kernel "$g/vmlinuz" -initrd "$g/initrd.cpio.gz"
 	-append "console=ttyS0 quiet panic=-1 hvl.stay hvl.vmbus")
 
@@ -55,11 +59,15 @@ timers() {
 		grep -E '^timers [0-9]+: jiffies [0-9]+(, cpu[0-9]+ [A-Za-z_-]+ [0-9]+)+$'
 }
 
-# wait_for FILE PATTERN SECONDS: until the pattern shows up in the file.
+# wait_for FILE PATTERN SECONDS [PID]: until the pattern shows up in the
+# file; with PID (the guest's QEMU), no longer than that process lives.
 wait_for() {
-	local i
+	local i alive
 	for i in $(seq "$3"); do
+		alive=1
+		[ -z "${4:-}" ] || kill -0 "$4" 2>/dev/null || alive=0
 		grep -q "$2" "$1" 2>/dev/null && return 0
+		[ "$alive" = 1 ] || return 1
 		sleep 1
 	done
 	return 1
@@ -70,22 +78,20 @@ wait_for() {
 # (QEMU's monitor), and hvenlight's state for its VM, synthetic timers
 # among it.
 hvg_diag() {
-	local log=$1 mon=$2 pid=$3 c
+	local log=$1 mon=$2 pid=$3 rc
 	if [ -s "$log" ]; then
 		echo "guest console (last lines):"
 		tail -n 15 "$log" | tr -d '\r' | sed 's/^/  /'
 	fi
 	if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
 		# (-no-reboot: a guest that resets ends QEMU, without a word.)
-		echo "QEMU has exited: the guest reset, or QEMU failed"
+		rc=none
+		[ -z "$pid" ] || { wait "$pid" 2>/dev/null; rc=$?; }
+		echo "QEMU has exited (status $rc): 0 is the guest resetting or powering off, 1 QEMU failing, 128+N signal N"
 		return
 	fi
-	if [ -S "$mon" ]; then
-		for c in "info status" "info migrate" "info registers -a" "info lapic 0" "info lapic 1"; do
-			echo "(qemu) $c"
-			hmp "$mon" "$c" | sed '/^(qemu) /d; s/^/  /'
-		done
-	fi
+	[ ! -S "$mon" ] ||
+		hmp_dump "$mon" "info status" "info migrate" "info registers -a" "info lapic 0" "info lapic 1"
 	if grep -q '^hvenlight ' /proc/modules; then
 		echo "hvenlight's debugfs for the VM:"
 		cat /sys/kernel/debug/kvm/"$pid"-*/hvenlight 2>&1 | sed 's/^/  /'
@@ -99,11 +105,11 @@ module_state() {
 		sort
 }
 
-# hvg_wait_dst DSTLOG [SECONDS]: until the guest ticks on the destination
-# (within SECONDS, default 600) and has read its MSRs twice there (the
-# first read may have been on the source).
+# hvg_wait_dst DSTLOG SECONDS PID: until the guest that QEMU process PID
+# runs ticks on the destination (within SECONDS) and has read its MSRs
+# twice there (the first read may have been on the source).
 hvg_wait_dst() {
-	wait_for "$1" '^tick .*backwards' "${2:-600}" || return 1
+	wait_for "$1" '^tick .*backwards' "$2" "$3" || return 1
 	sleep 3
 	for _ in $(seq 60); do [ "$(timers "$1" | wc -l)" -ge 2 ] && break; sleep 1; done
 }

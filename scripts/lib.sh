@@ -58,6 +58,17 @@ print(answer())
 PY
 }
 
+# hmp_dump MONITOR CMD...: each command, then QEMU's answer indented
+# (without the monitor's echo of the command line and its prompts).
+hmp_dump() {
+	local mon=$1 c
+	shift
+	for c; do
+		echo "(qemu) $c"
+		hmp "$mon" "$c" | sed '1d; /^(qemu) /d; s/^/  /'
+	done
+}
+
 hvl_log() { printf '[%s] %s\n' "${HVL_TAG:-hvenlight}" "$*" >&2; }
 hvl_die() { hvl_log "error: $*"; exit 1; }
 

@@ -278,15 +278,7 @@ static void test_single_step(void)
 		test_skip("KVM_SET_GUEST_DEBUG(SINGLESTEP): %s", strerror(errno));
 	}
 	r = run(vcpu, false, d, sizeof(d));
-	/*
-	 * A single-step trap before any instruction ran (DR6.BS, RIP still
-	 * on the WRMSR) comes from the CPU, not from KVM: Bochs' VMX delivers
-	 * RFLAGS.TF's #DB at VM entry (with in-tree Hyper-V too). Then the
-	 * WRMSR never reached KVM and there is nothing to check.
-	 */
-	if (!r && vcpu->run->exit_reason == KVM_EXIT_DEBUG &&
-	    (vcpu->run->debug.arch.dr6 & BIT(14)) &&
-	    vcpu_rip(vcpu) == (uint64_t)hvx_wrmsr) {
+	if (!r && exit_is_step_before(vcpu, (uint64_t)hvx_wrmsr)) {
 		vm_free(vm);
 		test_skip("the CPU trapped the single-step before executing the WRMSR (%s; Bochs' VMX does so at VM entry), so the write never reached KVM",
 			  d);

@@ -521,9 +521,7 @@ static void test_syndbg_calls(void)
 /* (f) Was the single-step's #DB the CPU's, before the call ran (Bochs)? */
 static void skip_early_step(struct kvm_vm *vm, struct kvm_vcpu *vcpu, const char *d)
 {
-	if (vcpu->run->exit_reason == KVM_EXIT_DEBUG &&
-	    (vcpu->run->debug.arch.dr6 & BIT(14)) &&
-	    vcpu_rip(vcpu) == (uint64_t)hc_blob()) {
+	if (exit_is_step_before(vcpu, (uint64_t)hc_blob())) {
 		vm_free(vm);
 		test_skip("the CPU trapped the single-step before executing the call (%s; Bochs' VMX does so at VM entry), so it never reached KVM",
 			  d);

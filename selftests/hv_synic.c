@@ -242,19 +242,6 @@ static int run_past_eintr(struct kvm_vcpu *vcpu, unsigned int *eintr, char *d,
 	return r;
 }
 
-/*
- * A single-step trap before any instruction ran (DR6.BS, RIP still on the
- * WRMSR) comes from the CPU, not from KVM: Bochs' VMX delivers RFLAGS.TF's
- * #DB at VM entry (with in-tree Hyper-V too). Then the WRMSR never reached
- * KVM and there is nothing to check.
- */
-static bool step_before_insn(struct kvm_vcpu *vcpu, int r)
-{
-	return !r && vcpu->run->exit_reason == KVM_EXIT_DEBUG &&
-	       (vcpu->run->debug.arch.dr6 & BIT(14)) &&
-	       vcpu_rip(vcpu) == (uint64_t)hvx_wrmsr;
-}
-
 static void test_exit_paths(void)
 {
 	struct kvm_hyperv_exit *h;
@@ -274,7 +261,8 @@ static void test_exit_paths(void)
 	vcpu_enter_wrmsr(vcpu, hvx_wrmsr, HV_X64_MSR_SIMP, msg | 1);
 	if (vcpu_guest_debug(vcpu, KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP)) {
 		tap_skip("KVM_SET_GUEST_DEBUG(SINGLESTEP): %s", strerror(errno));
-	} else if (r = run(vcpu, d, sizeof(d)), step_before_insn(vcpu, r)) {
+	} else if (r = run(vcpu, d, sizeof(d)),
+		   !r && exit_is_step_before(vcpu, (uint64_t)hvx_wrmsr)) {
 		TEST_ASSERT(!vcpu_guest_debug(vcpu, 0), "KVM_SET_GUEST_DEBUG(0)");
 		tap_skip("single-step over a guest SIMP write: the CPU trapped before executing it (%s; Bochs' VMX does so at VM entry), so the write never reached KVM",
 			 d);

@@ -167,6 +167,11 @@ const char *hvx_exit_str(struct kvm_vcpu *vcpu, char *buf, size_t len);
 
 /* KVM_SET_GUEST_DEBUG with this control; returns the ioctl result. */
 int vcpu_guest_debug(struct kvm_vcpu *vcpu, uint32_t control);
+/*
+ * The last exit is a single-step trap taken before the instruction at rip
+ * ran (KVM_EXIT_DEBUG, DR6.BS, RIP still on it): the CPU's, not KVM's.
+ */
+bool exit_is_step_before(struct kvm_vcpu *vcpu, uint64_t rip);
 
 /*
  * kvm.force_emulation_prefix: set it to val and return what it was, or -1
